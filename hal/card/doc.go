@@ -1,0 +1,17 @@
+// Package card is the kiosk's smartcard layer: PIV (NIST SP 800-73-4) over PC/SC through pcscd, via
+// github.com/ebfe/scard. NHS smartcards are PIV cards, and the SOPIN that unlocks them is the PIV PUK.
+//
+// Three layers, bottom up:
+//   - APDUs: Command, Transport, command chaining and GET RESPONSE, status words mapped to errors
+//     (ErrNotFound, ErrSecurityStatus, ErrBlocked, *AuthError with the tries left, ErrCardRemoved, ...).
+//   - PIV: the application's verbs on a Transport: Select, ReadIdentity, PINStatus, VerifyPIN, ChangePIN,
+//     Unblock (RESET RETRY COUNTER with the PUK), ChangePUK, Authenticate (the Card Authentication key).
+//   - PC/SC: Connect (exclusive, inside a transaction), WithPIV, FindReader, and Watch, which reports
+//     readers and cards coming and going and survives pcscd restarts.
+//
+// Fakes and APDU transcripts for tests are in the sibling package cardtest; a private pcscd with virtual
+// readers for integration tests is in pcsctest.
+//
+// This package never logs, prints or returns a PIN or PUK: they travel as Secret, whose String hides the
+// value, the padded copies made for a command are zeroed once sent, and errors say only what went wrong.
+package card
