@@ -10,6 +10,9 @@ const (
 	ERR2006 Code = "ERR2006" // the card refused the unlock
 	ERR2007 Code = "ERR2007" // unlock outcome unknown
 	ERR2008 Code = "ERR2008" // kiosk cannot reach the identity service
+	ERR2009 Code = "ERR2009" // unexpected kiosk error
+	ERR2010 Code = "ERR2010" // the card refused the passcode change
+	ERR2011 Code = "ERR2011" // passcode change outcome unknown
 )
 
 var kioskEntries = []Entry{
@@ -29,4 +32,11 @@ var kioskEntries = []Entry{
 		"Insert your smartcard again so the kiosk can check it."},
 	{ERR2008, "This kiosk cannot reach the identity service",
 		"Please try again in a few minutes, or use another kiosk."},
+	{ERR2009, "Something went wrong on this kiosk",
+		"Take your smartcard out and try again. If it keeps happening, use another kiosk and tell the IT service desk."},
+	{ERR2010, "Your passcode could not be changed",
+		"Your passcode has not changed. Take your smartcard out and try again, or visit your Registration Authority (RA)."},
+	{ERR2011, "We could not confirm whether your passcode was changed",
+		"Your passcode is now either your old one or your new one. Try your new passcode first. " +
+			"Three wrong passcodes lock your smartcard."},
 }
