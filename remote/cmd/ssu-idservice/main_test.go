@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/idtest"
+)
+
+// childEnv, when set, makes the test binary run as ssu-idservice with these JSON-encoded arguments, so tests
+// and benchmarks can start the service as a separate process without a build step.
+const childEnv = "SSU_IDSERVICE_CHILD_ARGS"
+
+func TestMain(m *testing.M) {
+	if args := os.Getenv(childEnv); args != "" {
+		var list []string
+		if err := json.Unmarshal([]byte(args), &list); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, list, os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+func runCmd(t testing.TB, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// repoFile finds a file relative to the repository root.
+func repoFile(t testing.TB, rel string) string {
+	t.Helper()
+	return filepath.Join("..", "..", "..", rel)
+}
+
+func TestImportAndRA(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "id.db")
+	code, out, errs := runCmd(t, "", "import", "--db", db, repoFile(t, "testdata/demo/profiles.csv"))
+	if code != 0 || !strings.Contains(out, "imported 4 profiles and 4 cards") {
+		t.Fatalf("import: %d %q %q", code, out, errs)
+	}
+	if fi, err := os.Stat(db + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("uuid,name,email,mobile,card_serial,sopin\n555000000009,Ok Person,ok@nhs.net,,,\n555000000010,Bad Pin,bad@nhs.net,,d1e0c0de0000000000000000000000aa,1234\n"), 0o600)
+	code, _, errs = runCmd(t, "", "import", "--db", db, bad)
+	if code != 1 || !strings.Contains(errs, "line 3, sopin: must be 8 digits") || strings.Contains(errs, "1234") {
+		t.Fatalf("bad import: %d %q", code, errs)
+	}
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+	}{
+		{"", []string{"ra", "set-email", "--db", db, "555000000003", "jo.noemail@nhs.net"}},
+		{"", []string{"ra", "set-mobile", "--db", db, "555000000003", "07700 900333"}},
+		{"87654321\n", []string{"ra", "set-sopin", "--db", db, "d1e0c0de000000000000000000000003"}},
+		{"", []string{"ra", "allow-domain", "--db", db, "nhs.net", "example.nhs.uk"}},
+	} {
+		if code, out, errs := runCmd(t, tc.stdin, tc.args...); code != 0 || !strings.Contains(out, "done") {
+			t.Fatalf("%v: %d %q %q", tc.args, code, out, errs)
+		}
+	}
+	if code, _, _ := runCmd(t, "12\n", "ra", "set-sopin", "--db", db, "d1e0c0de000000000000000000000003"); code != 1 {
+		t.Error("a 2-digit SOPIN was accepted")
+	}
+	if code, _, _ := runCmd(t, "", "ra", "set-email", "--db", db, "555000000099", "x@nhs.net"); code != 1 {
+		t.Error("an unknown profile was changed")
+	}
+	code, out, _ = runCmd(t, "", "ra", "audit", "--db", db, "--profile", "555000000003")
+	if code != 0 || !strings.Contains(out, "ra.set-sopin") || !strings.Contains(out, "ra.set-email") || strings.Contains(out, "87654321") || strings.Contains(out, "@") {
+		t.Fatalf("audit: %d %q", code, out)
+	}
+	if strings.Contains(out, "555000000009") {
+		t.Error("a rejected import wrote something")
+	}
+	if code, _, _ := runCmd(t, "", "frobnicate"); code != 2 {
+		t.Error("unknown command not refused")
+	}
+}
+
+// pki is the files a service process needs.
+type pki struct {
+	kioskCA, cardCA                 *idtest.CA
+	cert, key, clientCA, cardCAFile string
+}
+
+func writePKI(t testing.TB, dir string) pki {
+	p := pki{kioskCA: idtest.NewCA(t, "Kiosk CA"), cardCA: idtest.NewCA(t, "Card CA")}
+	p.cert, p.key = idtest.WriteCert(t, dir, "server", p.kioskCA.ServerCert(t))
+	p.clientCA, p.cardCAFile = filepath.Join(dir, "kiosk-ca.pem"), filepath.Join(dir, "card-ca.pem")
+	if err := os.WriteFile(p.clientCA, p.kioskCA.PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.cardCAFile, p.cardCA.PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func freeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startChild runs the service as a separate process and waits until it answers.
+func startChild(t testing.TB, p pki, addr string, args ...string) *exec.Cmd {
+	t.Helper()
+	enc, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(enc))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("service output:\n%s", out.String())
+		}
+	})
+	c := kioskClient(t, p, addr, "kiosk-probe")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.Challenge(ctx)
+		cancel()
+		if err == nil {
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service did not come up: %v\n%s", err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func kioskClient(t testing.TB, p pki, addr, kiosk string) *identity.Client {
+	c, err := identity.NewClient(identity.Config{BaseURL: "https://" + addr, ServiceCAs: p.kioskCA.Pool(),
+		Certificate: p.kioskCA.KioskCert(t, kiosk), Timeout: 10 * time.Second, Retries: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var codeRE = regexp.MustCompile(`security code is ([0-9]{6})`)
+
+// TestServeDemo runs `ssu-idservice --demo` as its own process, with some settings from a config file,
+// and walks a session, reading the code from the outbox page.
+func TestServeDemo(t *testing.T) {
+	dir := t.TempDir()
+	p := writePKI(t, dir)
+	addr, outboxAddr := freeAddr(t), freeAddr(t)
+	conf := filepath.Join(dir, "idservice.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("# demo settings\ntls-cert = %s\ntls-key = %s\nclient-ca = %s\ncard-ca = %s\ndemo\n",
+		p.cert, p.key, p.clientCA, p.cardCAFile)), 0o600)
+	cmd := startChild(t, p, addr, "--config", conf, "--listen", addr, "--db", filepath.Join(dir, "id.db"),
+		"--outbox-listen", outboxAddr, "--demo-profiles", repoFile(t, "testdata/demo/profiles.csv"))
+	ctx := context.Background()
+	c := kioskClient(t, p, addr, "kiosk-demo")
+	defer c.Close()
+	card := p.cardCA.ValidCard(t, "d1e0c0de000000000000000000000001", "555000000001")
+	ch, err := c.Challenge(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.StartSession(ctx, card.StartRequest(t, ch.Nonce))
+	if err != nil || !s.Eligible || s.HolderName != "Sam Example" {
+		t.Fatalf("start: %+v %v", s, err)
+	}
+	if _, err := c.SendCode(ctx, s.ID, identity.SendCodeRequest{Method: identity.MethodEmail, Address: identity.Secret("sam.example@nhs.net")}); err != nil {
+		t.Fatal(err)
+	}
+	var code identity.Secret
+	for deadline := time.Now().Add(5 * time.Second); code == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + outboxAddr + "/")
+		if err != nil {
+			continue
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := codeRE.FindSubmatch(page); m != nil && bytes.Contains(page, []byte(s.ID)) {
+			code = identity.Secret(m[1])
+		}
+	}
+	if code == nil {
+		t.Fatal("no code on the outbox page")
+	}
+	rel, err := c.VerifyCode(ctx, s.ID, code)
+	if err != nil || string(rel.SOPIN) != "12345678" {
+		t.Fatalf("verify: %v", err)
+	}
+	if err := c.Complete(ctx, s.ID, identity.CompleteRequest{Outcome: identity.OutcomeUnlocked}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Post("http://"+outboxAddr+"/", "text/plain", nil); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("outbox page accepted a POST: %d", resp.StatusCode)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("service exit: %v", err)
+	}
+}
+
+func TestServeNeedsTLS(t *testing.T) {
+	code, _, errs := runCmd(t, "", "--db", filepath.Join(t.TempDir(), "x.db"))
+	if code != 2 || !strings.Contains(errs, "mutual TLS") {
+		t.Fatalf("%d %q", code, errs)
+	}
+	conf := filepath.Join(t.TempDir(), "c.conf")
+	os.WriteFile(conf, []byte("no-such-setting = 1\n"), 0o600)
+	if code, _, errs := runCmd(t, "", "--config", conf); code != 2 || !strings.Contains(errs, "unknown setting") {
+		t.Fatalf("%d %q", code, errs)
+	}
+}

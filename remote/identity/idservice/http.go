@@ -1,0 +1,171 @@
+package idservice
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/errcat"
+)
+
+// maxRequest bounds a request body: two certificates and change.
+const maxRequest = 64 << 10
+
+// Handler serves the /v1 contract. It must sit behind a TLS listener that requires and verifies kiosk
+// client certificates (see ServerTLSConfig): the kiosk id is the certificate's CN.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/challenges", s.wrap(func(ctx context.Context, c call, r *http.Request) (any, error) {
+		if err := decodeRequest(r.Body, &struct{}{}); err != nil {
+			return nil, err
+		}
+		return s.Challenge(ctx, c)
+	}))
+	mux.HandleFunc("POST /v1/sessions", s.wrap(func(ctx context.Context, c call, r *http.Request) (any, error) {
+		var req identity.StartSessionRequest
+		if err := decodeRequest(r.Body, &req); err != nil {
+			return nil, err
+		}
+		return s.StartSession(ctx, c, req)
+	}))
+	mux.HandleFunc("POST /v1/sessions/{id}/code", s.wrap(func(ctx context.Context, c call, r *http.Request) (any, error) {
+		var req identity.SendCodeRequest
+		if err := decodeRequest(r.Body, &req); err != nil {
+			req.Address.Zero()
+			return nil, err
+		}
+		return s.SendCode(ctx, c, r.PathValue("id"), req)
+	}))
+	mux.HandleFunc("POST /v1/sessions/{id}/verification", s.wrap(func(ctx context.Context, c call, r *http.Request) (any, error) {
+		var req identity.VerifyCodeRequest
+		if err := decodeRequest(r.Body, &req); err != nil {
+			req.Code.Zero()
+			return nil, err
+		}
+		return s.VerifyCode(ctx, c, r.PathValue("id"), req)
+	}))
+	mux.HandleFunc("POST /v1/sessions/{id}/completion", s.wrap(func(ctx context.Context, c call, r *http.Request) (any, error) {
+		var req identity.CompleteRequest
+		if err := decodeRequest(r.Body, &req); err != nil {
+			return nil, err
+		}
+		return nil, s.Complete(ctx, c, r.PathValue("id"), req)
+	}))
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		rid := requestID(r)
+		w.Header().Set(identity.RequestIDHeader, rid)
+		writeError(w, rid, refuse(http.StatusNotFound, errcat.ERR1012, errors.New("no such endpoint")))
+	})
+	return mux
+}
+
+// decodeRequest reads exactly one JSON object with only known fields from at most maxRequest bytes.
+func decodeRequest(body io.Reader, v any) error {
+	data, err := io.ReadAll(io.LimitReader(body, maxRequest+1))
+	defer clear(data) // it may hold a code or an address
+	if err != nil {
+		return refuse(http.StatusBadRequest, errcat.ERR1012, fmt.Errorf("read request: %w", err))
+	}
+	if len(data) > maxRequest {
+		return refuse(http.StatusRequestEntityTooLarge, errcat.ERR1012, errors.New("request too large"))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("request is not the expected JSON object"))
+	}
+	if dec.More() {
+		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("request has data after the JSON object"))
+	}
+	return nil
+}
+
+// requestID is the kiosk's request id when it is sane, or a new one.
+func requestID(r *http.Request) string {
+	id := r.Header.Get(identity.RequestIDHeader)
+	if id == "" || len(id) > 64 {
+		return identity.NewRequestID()
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return identity.NewRequestID()
+		}
+	}
+	return id
+}
+
+// wrap identifies the kiosk and request, runs a step, writes its answer and logs one line.
+func (s *Service) wrap(step func(context.Context, call, *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c := call{RequestID: requestID(r)}
+		w.Header().Set(identity.RequestIDHeader, c.RequestID)
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0].Subject.CommonName == "" {
+			writeError(w, c.RequestID, refuse(http.StatusUnauthorized, errcat.ERR1012, errors.New("no kiosk certificate")))
+			return
+		}
+		c.KioskID = r.TLS.PeerCertificates[0].Subject.CommonName
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequest+1)
+		out, err := step(r.Context(), c, r)
+		status := http.StatusOK
+		if err != nil {
+			status = writeError(w, c.RequestID, err)
+		} else if out == nil {
+			status = http.StatusNoContent
+			w.WriteHeader(status)
+		} else {
+			data, merr := json.Marshal(out)
+			if rel, ok := out.(identity.Release); ok {
+				rel.SOPIN.Zero()
+			}
+			if merr != nil {
+				status = writeError(w, c.RequestID, internal(merr))
+			} else {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Cache-Control", "no-store")
+				_, _ = w.Write(append(data, '\n'))
+				clear(data)
+			}
+		}
+		level, attrs := slog.LevelInfo, []any{"method", r.Method, "path", r.Pattern, "status", status,
+			"kiosk", c.KioskID, "request_id", c.RequestID, "ms", time.Since(start).Milliseconds()}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+			if status >= 500 {
+				level = slog.LevelError
+			}
+		}
+		s.log.Log(r.Context(), level, "request", attrs...)
+	}
+}
+
+// writeError writes the JSON error body for err and returns the status.
+func writeError(w http.ResponseWriter, rid string, err error) int {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = internal(err)
+	}
+	entry, _ := errcat.Lookup(ae.code)
+	body := identity.ErrorBody{Code: ae.code, Message: entry.Title, RequestID: rid, AttemptsLeft: ae.attemptsLeft, RetryAfterSeconds: ae.retryAfter}
+	data, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	}
+	w.WriteHeader(ae.status)
+	_, _ = w.Write(append(data, '\n'))
+	return ae.status
+}

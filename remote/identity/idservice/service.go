@@ -1,0 +1,607 @@
+// Package idservice is the reference identity service: it decides who may unlock a card, keeps each card's
+// SOPIN encrypted at rest, sends security codes, releases a SOPIN once per verified session, and audits
+// every step. It implements the contract in package identity (see openapi.yaml there) over mutual TLS.
+//
+// It must never log, audit, echo or put in an error a security code, PIN, SOPIN, email address or phone
+// number; codes are stored only as keyed hashes; the audit log is append-only.
+package idservice
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/errcat"
+)
+
+// Config is what a Service needs. Store, Sealer and CardRoots are required.
+type Config struct {
+	Store  *Store
+	Sealer *Sealer
+	// CardRoots are the CAs that issue smartcard certificates.
+	CardRoots *x509.CertPool
+	// Email and SMS deliver codes; nil means the method is not offered.
+	Email Courier
+	SMS   Courier
+	// SendGap is the wait between two sends in a session; 30 s when zero.
+	SendGap time.Duration
+	// KioskSessionsPerMinute and CardSessionsPerHour limit session starts; 0 means no limit.
+	KioskSessionsPerMinute int
+	CardSessionsPerHour    int
+	// DeliveryTimeout bounds one delivery; 30 s when zero.
+	DeliveryTimeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger gets operational logs (never personal data); slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// Service implements the contract's steps. Codes go out on background goroutines, so the answer to a send
+// takes the same time whether or not a code went out; Close waits for them.
+type Service struct {
+	cfg        Config
+	now        func() time.Time
+	log        *slog.Logger
+	deliveries sync.WaitGroup
+	stop       context.Context
+	cancel     context.CancelFunc
+}
+
+// New checks cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.CardRoots == nil {
+		return nil, errors.New("idservice: store, sealer and card CAs are required")
+	}
+	if cfg.SendGap == 0 {
+		cfg.SendGap = 30 * time.Second
+	}
+	if cfg.DeliveryTimeout == 0 {
+		cfg.DeliveryTimeout = 30 * time.Second
+	}
+	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.stop, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Close waits for codes still being delivered (at most DeliveryTimeout each).
+func (s *Service) Close() {
+	s.deliveries.Wait()
+	s.cancel()
+}
+
+// apiError is a refusal with its HTTP status and catalogue code; cause is for the log only.
+type apiError struct {
+	status       int
+	code         errcat.Code
+	attemptsLeft *int
+	retryAfter   int
+	cause        error
+}
+
+func (e *apiError) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%s (%d): %v", e.code, e.status, e.cause)
+	}
+	return fmt.Sprintf("%s (%d)", e.code, e.status)
+}
+
+func (e *apiError) Unwrap() error { return e.cause }
+
+func refuse(status int, code errcat.Code, cause error) *apiError {
+	return &apiError{status: status, code: code, cause: cause}
+}
+
+func internal(err error) *apiError {
+	return refuse(http.StatusInternalServerError, errcat.ERR1010, err)
+}
+
+// call identifies the kiosk and request behind a step.
+type call struct {
+	KioskID   string
+	RequestID string
+}
+
+func (s *Service) audit(ctx context.Context, c call, e AuditEntry) {
+	e.At = s.now()
+	e.KioskID, e.RequestID = c.KioskID, c.RequestID
+	if err := s.cfg.Store.Audit(ctx, e); err != nil {
+		s.log.Error("audit write failed", "action", e.Action, "request_id", c.RequestID, "err", err)
+	}
+}
+
+func nonceHash(nonce []byte) string {
+	h := sha256.Sum256(nonce)
+	return hex.EncodeToString(h[:])
+}
+
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Challenge hands the kiosk a fresh single-use nonce.
+func (s *Service) Challenge(ctx context.Context, c call) (identity.Challenge, error) {
+	nonce := make([]byte, identity.NonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return identity.Challenge{}, internal(err)
+	}
+	now := s.now()
+	exp := now.Add(identity.ChallengeLifetime)
+	if err := s.cfg.Store.PutChallenge(ctx, nonceHash(nonce), c.KioskID, exp, now); err != nil {
+		return identity.Challenge{}, internal(err)
+	}
+	return identity.Challenge{Nonce: nonce, ExpiresAt: exp.UTC()}, nil
+}
+
+// validStart checks the shape of a start request.
+func validStart(r identity.StartSessionRequest) error {
+	switch {
+	case !isSerial(r.CardSerial):
+		return errors.New("cardSerial must be 32 lowercase hex characters")
+	case r.HolderUUID == "" || len(r.HolderUUID) > 64 || !printable(r.HolderUUID):
+		return errors.New("holderUuid must be 1-64 printable characters")
+	case len(r.PIVAuthCert) == 0 || len(r.PIVAuthCert) > 8192 || len(r.CardAuthCert) == 0 || len(r.CardAuthCert) > 8192:
+		return errors.New("certificates must be 1-8192 bytes of DER")
+	case len(r.Nonce) != identity.NonceSize:
+		return fmt.Errorf("nonce must be %d bytes", identity.NonceSize)
+	case len(r.Signature) == 0 || len(r.Signature) > 512:
+		return errors.New("signature must be 1-512 bytes")
+	}
+	return nil
+}
+
+func isSerial(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func printable(s string) bool {
+	for _, c := range s {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// StartSession checks the card, finds its profile, and opens a session that is eligible or says why not.
+func (s *Service) StartSession(ctx context.Context, c call, req identity.StartSessionRequest) (identity.Session, error) {
+	if err := validStart(req); err != nil {
+		return identity.Session{}, refuse(http.StatusBadRequest, errcat.ERR1012, err)
+	}
+	now := s.now()
+	if n := s.cfg.KioskSessionsPerMinute; n > 0 {
+		count, err := s.cfg.Store.SessionsSince(ctx, c.KioskID, "", now.Add(-time.Minute))
+		if err != nil {
+			return identity.Session{}, internal(err)
+		}
+		if count >= n {
+			s.audit(ctx, c, AuditEntry{CardSerial: req.CardSerial, Action: "session.start", Outcome: "rate-limited", Detail: "kiosk"})
+			return identity.Session{}, refuse(http.StatusTooManyRequests, errcat.ERR1013, errors.New("kiosk session limit"))
+		}
+	}
+	ok, err := s.cfg.Store.TakeChallenge(ctx, nonceHash(req.Nonce), c.KioskID, now)
+	if err != nil {
+		return identity.Session{}, internal(err)
+	}
+	if !ok {
+		s.audit(ctx, c, AuditEntry{CardSerial: req.CardSerial, Action: "session.start", Outcome: "refused", Detail: "nonce unknown, used or expired"})
+		return identity.Session{}, refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("nonce unknown, already used, expired or for another kiosk"))
+	}
+	if n := s.cfg.CardSessionsPerHour; n > 0 {
+		count, err := s.cfg.Store.SessionsSince(ctx, "", req.CardSerial, now.Add(-time.Hour))
+		if err != nil {
+			return identity.Session{}, internal(err)
+		}
+		if count >= n {
+			s.audit(ctx, c, AuditEntry{CardSerial: req.CardSerial, Action: "session.start", Outcome: "rate-limited", Detail: "card"})
+			return identity.Session{}, refuse(http.StatusTooManyRequests, errcat.ERR1013, errors.New("card session limit"))
+		}
+	}
+
+	out := identity.Session{ID: newSessionID(), ExpiresAt: now.Add(identity.SessionLifetime).UTC()}
+	rec := SessionRecord{ID: out.ID, KioskID: c.KioskID, CardSerial: req.CardSerial, CreatedAt: now, ExpiresAt: out.ExpiresAt, State: stateRefused}
+	var profile Profile
+	reason, detail, err := s.eligibility(ctx, req, now, &profile)
+	if err != nil {
+		return identity.Session{}, internal(err)
+	}
+	if profile.UUID != "" {
+		rec.ProfileUUID = profile.UUID
+	}
+	if reason == "" {
+		rec.State = stateOpen
+		out.Eligible = true
+		out.HolderName = profile.Name
+		out.Methods = s.methods(profile)
+	} else {
+		rec.Reason = string(reason)
+		out.Reason, out.Code = reason, reason.Code()
+	}
+	if err := s.cfg.Store.CreateSession(ctx, rec); err != nil {
+		return identity.Session{}, internal(err)
+	}
+	outcome := "eligible"
+	if reason != "" {
+		outcome = "not-eligible:" + string(reason)
+	}
+	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: req.CardSerial, SessionID: out.ID,
+		Action: "session.start", Outcome: outcome, Detail: detail})
+	return out, nil
+}
+
+// eligibility returns "" when the person may go on, or the reason not; detail is for the audit log.
+func (s *Service) eligibility(ctx context.Context, req identity.StartSessionRequest, now time.Time, p *Profile) (identity.Ineligibility, string, error) {
+	proof := checkCard(req, s.cfg.CardRoots, now)
+	switch {
+	case errors.Is(proof, errNotGenuine):
+		return identity.CardNotGenuine, proof.Error(), nil
+	case errors.Is(proof, errExpired):
+		return identity.CertificatesExpired, "", nil
+	}
+	card, err := s.cfg.Store.Card(ctx, req.CardSerial)
+	if errors.Is(err, ErrNotFound) {
+		return identity.NotRegistered, "card serial not registered", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if card.ProfileUUID != req.HolderUUID {
+		return identity.NotRegistered, "card registered to another profile", nil
+	}
+	*p, err = s.cfg.Store.Profile(ctx, card.ProfileUUID)
+	if errors.Is(err, ErrNotFound) {
+		return identity.NotRegistered, "profile missing", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if len(card.SealedSOPIN) == 0 {
+		return identity.NotRegistered, "no SOPIN stored for card", nil
+	}
+	at := strings.LastIndexByte(p.Email, '@')
+	if p.Email == "" || at < 0 {
+		return identity.NoEmail, "", nil
+	}
+	allowed, err := s.cfg.Store.DomainAllowed(ctx, p.Email[at+1:])
+	if err != nil {
+		return "", "", err
+	}
+	if !allowed {
+		return identity.EmailDomainNotAllowed, "", nil
+	}
+	return "", "", nil
+}
+
+func (s *Service) methods(p Profile) []identity.MethodOffer {
+	out := []identity.MethodOffer{{Method: identity.MethodEmail, Available: s.cfg.Email != nil}}
+	if !out[0].Available {
+		out[0].Note = "Email delivery is not configured."
+	}
+	sms := identity.MethodOffer{Method: identity.MethodSMS, Available: s.cfg.SMS != nil && p.Mobile != ""}
+	if !sms.Available {
+		sms.Note = "Text messages are not available for your profile."
+	}
+	out = append(out, sms, identity.MethodOffer{Method: identity.MethodFace, Available: false,
+		Note: "Face verification is currently unavailable."})
+	return out
+}
+
+// session loads a session for the calling kiosk; another kiosk's session looks like no session at all.
+func (s *Service) session(ctx context.Context, c call, id string) (SessionRecord, error) {
+	if len(id) != 32 || !isSerial(id) {
+		return SessionRecord{}, refuse(http.StatusNotFound, errcat.ERR1014, errors.New("malformed session id"))
+	}
+	rec, err := s.cfg.Store.Session(ctx, id)
+	if errors.Is(err, ErrNotFound) || err == nil && subtle.ConstantTimeCompare([]byte(rec.KioskID), []byte(c.KioskID)) != 1 {
+		return SessionRecord{}, refuse(http.StatusNotFound, errcat.ERR1014, errors.New("no such session for this kiosk"))
+	}
+	if err != nil {
+		return SessionRecord{}, internal(err)
+	}
+	return rec, nil
+}
+
+// usable refuses a session that is over, closed or out of time.
+func (s *Service) usable(rec SessionRecord, now time.Time) error {
+	switch rec.State {
+	case stateOpen:
+	case stateReleased:
+		return refuse(http.StatusConflict, errcat.ERR1009, errors.New("SOPIN already released for this session"))
+	case stateEnded:
+		return refuse(http.StatusForbidden, errcat.ERR1007, errors.New("session ended after too many wrong codes"))
+	case stateRefused:
+		return refuse(http.StatusForbidden, identity.Ineligibility(rec.Reason).Code(), errors.New("session not eligible"))
+	default:
+		return refuse(http.StatusConflict, errcat.ERR1014, errors.New("session completed"))
+	}
+	if !now.Before(rec.ExpiresAt) {
+		return refuse(http.StatusGone, errcat.ERR1006, errors.New("session expired"))
+	}
+	return nil
+}
+
+// newCode returns 6 uniformly random digits.
+func newCode() (identity.Secret, error) {
+	code := make(identity.Secret, identity.CodeDigits)
+	var b [1]byte
+	for i := 0; i < len(code); {
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		if b[0] >= 250 { // keep 0-249 so each digit is equally likely
+			continue
+		}
+		code[i] = '0' + b[0]%10
+		i++
+	}
+	return code, nil
+}
+
+// normalEmail and normalMobile make typed and stored addresses comparable.
+func normalEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func normalMobile(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	d := b.String()
+	if strings.HasPrefix(d, "44") && len(d) == 12 { // +44 7700 900123 == 07700 900123
+		d = "0" + d[2:]
+	}
+	return d
+}
+
+// SendCode sends a fresh code to the profile's address when the typed address matches it. The answer does
+// not depend on whether it matched.
+func (s *Service) SendCode(ctx context.Context, c call, id string, req identity.SendCodeRequest) (identity.SendCodeResult, error) {
+	defer req.Address.Zero()
+	var courier Courier
+	switch req.Method {
+	case identity.MethodEmail:
+		courier = s.cfg.Email
+	case identity.MethodSMS:
+		courier = s.cfg.SMS
+	case identity.MethodFace:
+	default:
+		return identity.SendCodeResult{}, refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("unknown method"))
+	}
+	if len(req.Address) == 0 || len(req.Address) > 320 {
+		return identity.SendCodeResult{}, refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("address must be 1-320 bytes"))
+	}
+	rec, err := s.session(ctx, c, id)
+	if err != nil {
+		return identity.SendCodeResult{}, err
+	}
+	now := s.now()
+	if err := s.usable(rec, now); err != nil {
+		return identity.SendCodeResult{}, err
+	}
+	profile, err := s.cfg.Store.Profile(ctx, rec.ProfileUUID)
+	if err != nil {
+		return identity.SendCodeResult{}, internal(err)
+	}
+	if courier == nil || req.Method == identity.MethodSMS && profile.Mobile == "" {
+		return identity.SendCodeResult{}, refuse(http.StatusConflict, errcat.ERR1015, fmt.Errorf("method %s unavailable", req.Method))
+	}
+	var to, typed, stored string
+	if req.Method == identity.MethodEmail {
+		to, typed, stored = profile.Email, normalEmail(string(req.Address)), normalEmail(profile.Email)
+	} else {
+		to, typed, stored = profile.Mobile, normalMobile(string(req.Address)), normalMobile(profile.Mobile)
+	}
+	match := stored != "" && subtle.ConstantTimeCompare([]byte(typed), []byte(stored)) == 1
+	code, err := newCode()
+	if err != nil {
+		return identity.SendCodeResult{}, internal(err)
+	}
+	hash := s.cfg.Sealer.CodeHash(rec.ID, code)
+	var store []byte
+	if match {
+		store = hash
+	}
+	sends, ok, err := s.cfg.Store.RecordSend(ctx, rec.ID, store, now, s.cfg.SendGap, identity.MaxSends)
+	if err != nil {
+		code.Zero()
+		return identity.SendCodeResult{}, internal(err)
+	}
+	if !ok {
+		code.Zero()
+		return identity.SendCodeResult{}, s.sendRefusal(ctx, c, rec.ID, now)
+	}
+	detail := "address did not match"
+	if match {
+		detail = "address matched; code sent"
+		s.deliver(c, Message{Method: req.Method, SessionID: rec.ID, To: to, Code: code,
+			Subject: "Your smartcard unlock security code",
+			Body: "Your security code is " + string(code) + ".\n\nEnter it at the kiosk within 15 minutes of inserting your smartcard.\n" +
+				"If you did not ask for this code, tell your Registration Authority (RA).",
+		})
+	} else {
+		code.Zero()
+	}
+	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+		Action: "code.send", Outcome: "accepted", Detail: string(req.Method) + ": " + detail})
+	return identity.SendCodeResult{Accepted: true, SendsLeft: identity.MaxSends - sends, RetryAfterSeconds: int(s.cfg.SendGap / time.Second)}, nil
+}
+
+// sendRefusal explains why RecordSend said no.
+func (s *Service) sendRefusal(ctx context.Context, c call, id string, now time.Time) error {
+	rec, err := s.cfg.Store.Session(ctx, id)
+	if err != nil {
+		return internal(err)
+	}
+	if err := s.usable(rec, now); err != nil {
+		return err
+	}
+	e := refuse(http.StatusTooManyRequests, errcat.ERR1008, errors.New("send limit reached"))
+	if rec.Sends < identity.MaxSends {
+		wait := rec.LastSendAt.Add(s.cfg.SendGap).Sub(now)
+		e.retryAfter = int((wait + time.Second - 1) / time.Second)
+		e.cause = errors.New("send too soon")
+	}
+	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+		Action: "code.send", Outcome: "refused", Detail: e.cause.Error()})
+	return e
+}
+
+// deliver sends m in the background and zeroes its code afterwards.
+func (s *Service) deliver(c call, m Message) {
+	s.deliveries.Add(1)
+	go func() {
+		defer s.deliveries.Done()
+		defer m.Code.Zero()
+		ctx, cancel := context.WithTimeout(s.stop, s.cfg.DeliveryTimeout)
+		defer cancel()
+		courier := s.cfg.Email
+		if m.Method == identity.MethodSMS {
+			courier = s.cfg.SMS
+		}
+		if err := courier.Deliver(ctx, m); err != nil {
+			s.log.Error("code delivery failed", "msg", m, "request_id", c.RequestID, "err", err)
+			return
+		}
+		s.log.Info("code delivered", "msg", m, "request_id", c.RequestID)
+	}()
+}
+
+// VerifyCode checks a code and, when right, releases the card's SOPIN once. The caller zeroes it.
+func (s *Service) VerifyCode(ctx context.Context, c call, id string, req identity.VerifyCodeRequest) (identity.Release, error) {
+	defer req.Code.Zero()
+	rec, err := s.session(ctx, c, id)
+	if err != nil {
+		return identity.Release{}, err
+	}
+	now := s.now()
+	if err := s.usable(rec, now); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+				Action: "code.verify", Outcome: "refused", Detail: string(ae.code) + ": " + ae.cause.Error()})
+		}
+		return identity.Release{}, err
+	}
+	hash := s.cfg.Sealer.CodeHash(rec.ID, req.Code)
+	if len(req.Code) != identity.CodeDigits || len(rec.CodeHash) == 0 || subtle.ConstantTimeCompare(hash, rec.CodeHash) != 1 {
+		return identity.Release{}, s.wrongCode(ctx, c, rec)
+	}
+	card, err := s.cfg.Store.Card(ctx, rec.CardSerial)
+	if err != nil {
+		return identity.Release{}, s.releaseFailed(ctx, c, rec, err)
+	}
+	sopin, err := s.cfg.Sealer.Open(card.Serial, card.SealedSOPIN)
+	if err != nil {
+		return identity.Release{}, s.releaseFailed(ctx, c, rec, err)
+	}
+	ok, err := s.cfg.Store.MarkReleased(ctx, rec.ID, hash, now)
+	if err != nil || !ok {
+		clear(sopin)
+		if err == nil {
+			err = errors.New("session changed: already released or ended")
+		}
+		return identity.Release{}, s.releaseFailed(ctx, c, rec, err)
+	}
+	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+		Action: "sopin.release", Outcome: "released"})
+	s.log.Info("SOPIN released", "session", rec.ID, "kiosk", c.KioskID, "card", rec.CardSerial, "request_id", c.RequestID)
+	return identity.Release{SOPIN: sopin}, nil
+}
+
+func (s *Service) wrongCode(ctx context.Context, c call, rec SessionRecord) error {
+	wrong, ok, err := s.cfg.Store.RecordWrongCode(ctx, rec.ID, identity.MaxWrongCodes)
+	if err != nil {
+		return internal(err)
+	}
+	if !ok { // the session changed under us
+		fresh, err := s.cfg.Store.Session(ctx, rec.ID)
+		if err != nil {
+			return internal(err)
+		}
+		if err := s.usable(fresh, s.now()); err != nil {
+			return err
+		}
+		return refuse(http.StatusConflict, errcat.ERR1014, errors.New("session changed"))
+	}
+	left := identity.MaxWrongCodes - wrong
+	entry := AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+		Action: "code.verify", Outcome: "wrong", Detail: fmt.Sprintf("wrong codes: %d", wrong)}
+	if left <= 0 {
+		entry.Outcome = "ended"
+		s.audit(ctx, c, entry)
+		return refuse(http.StatusForbidden, errcat.ERR1007, errors.New("too many wrong codes: session ended"))
+	}
+	s.audit(ctx, c, entry)
+	e := refuse(http.StatusUnauthorized, errcat.ERR1011, errors.New("wrong code"))
+	e.attemptsLeft = &left
+	return e
+}
+
+func (s *Service) releaseFailed(ctx context.Context, c call, rec SessionRecord, cause error) error {
+	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+		Action: "sopin.release", Outcome: "refused", Detail: cause.Error()})
+	status := http.StatusConflict
+	if !strings.HasPrefix(cause.Error(), "session changed") {
+		status = http.StatusInternalServerError
+	}
+	return refuse(status, errcat.ERR1009, cause)
+}
+
+// Complete records the kiosk's outcome once; the same outcome again is accepted.
+func (s *Service) Complete(ctx context.Context, c call, id string, req identity.CompleteRequest) error {
+	if !req.Outcome.Valid() {
+		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("unknown outcome"))
+	}
+	if req.Outcome == identity.OutcomeFailed && req.Reason == "" {
+		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("a failed outcome needs a reason code"))
+	}
+	if req.Reason != "" {
+		if _, ok := errcat.Lookup(req.Reason); !ok {
+			return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("reason is not a catalogue code"))
+		}
+	}
+	rec, err := s.session(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	ok, err := s.cfg.Store.CompleteSession(ctx, rec.ID, string(req.Outcome), string(req.Reason), s.now())
+	if err != nil {
+		return internal(err)
+	}
+	if !ok {
+		if rec.Outcome == string(req.Outcome) && rec.OutcomeReason == string(req.Reason) {
+			return nil // a retry of the same report
+		}
+		return refuse(http.StatusConflict, errcat.ERR1014, errors.New("outcome already reported"))
+	}
+	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+		Action: "session.complete", Outcome: string(req.Outcome), Detail: string(req.Reason)})
+	return nil
+}

@@ -1,0 +1,190 @@
+// Package idtest makes what tests of the identity contract need: CAs, service and kiosk certificates for
+// mutual TLS, virtual PIV cards that sign nonces, and the reference service running in-process
+// (StartService). For tests only: it must never be imported by a program, and nothing it makes is trusted
+// outside a test.
+package idtest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ssu-kiosk/remote/identity"
+)
+
+// CA is a certificate authority with its key.
+type CA struct {
+	Cert *x509.Certificate
+	Key  *ecdsa.PrivateKey
+}
+
+func serial(tb testing.TB) *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func newKey(tb testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+// NewCA makes a self-signed ECDSA P-256 CA valid from a day ago for ten years.
+func NewCA(tb testing.TB, cn string) *CA {
+	tb.Helper()
+	key := newKey(tb)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(tb),
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"ssu-kiosk test"}},
+		NotBefore:             time.Now().Add(-10 * 365 * 24 * time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &CA{Cert: cert, Key: key}
+}
+
+// PEM is the CA certificate in PEM.
+func (ca *CA) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+}
+
+// Pool is a pool holding only this CA.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.Cert)
+	return p
+}
+
+func (ca *CA) sign(tb testing.TB, tmpl *x509.Certificate, pub *ecdsa.PublicKey) []byte {
+	tb.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return der
+}
+
+// ServerCert issues a TLS server certificate for localhost and 127.0.0.1.
+func (ca *CA) ServerCert(tb testing.TB) tls.Certificate {
+	tb.Helper()
+	key := newKey(tb)
+	der := ca.sign(tb, &x509.Certificate{
+		SerialNumber: serial(tb),
+		Subject:      pkix.Name{CommonName: "ssu-idservice"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}, &key.PublicKey)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// KioskCert issues a kiosk device (TLS client) certificate whose CN is the kiosk id.
+func (ca *CA) KioskCert(tb testing.TB, kioskID string) tls.Certificate {
+	tb.Helper()
+	key := newKey(tb)
+	der := ca.sign(tb, &x509.Certificate{
+		SerialNumber: serial(tb),
+		Subject:      pkix.Name{CommonName: kioskID},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, &key.PublicKey)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// Card is a virtual PIV card: its two certificates and its Card Authentication key.
+type Card struct {
+	Serial       string
+	HolderUUID   string
+	PIVAuthCert  []byte
+	CardAuthCert []byte
+	CardAuthKey  *ecdsa.PrivateKey
+}
+
+// NewCard issues a card's PIV Authentication certificate (subject serialNumber = holderUUID) and Card
+// Authentication certificate, valid from notBefore to notAfter.
+func (ca *CA) NewCard(tb testing.TB, cardSerial, holderUUID string, notBefore, notAfter time.Time) *Card {
+	tb.Helper()
+	pivKey, cardKey := newKey(tb), newKey(tb)
+	piv := ca.sign(tb, &x509.Certificate{
+		SerialNumber: serial(tb),
+		Subject:      pkix.Name{CommonName: "Test Holder", SerialNumber: holderUUID},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}, &pivKey.PublicKey)
+	cardAuth := ca.sign(tb, &x509.Certificate{
+		SerialNumber: serial(tb),
+		Subject:      pkix.Name{CommonName: "Card Authentication"},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}, &cardKey.PublicKey)
+	return &Card{Serial: cardSerial, HolderUUID: holderUUID, PIVAuthCert: piv, CardAuthCert: cardAuth, CardAuthKey: cardKey}
+}
+
+// ValidCard is NewCard valid from a day ago for a year.
+func (ca *CA) ValidCard(tb testing.TB, cardSerial, holderUUID string) *Card {
+	return ca.NewCard(tb, cardSerial, holderUUID, time.Now().Add(-24*time.Hour), time.Now().Add(365*24*time.Hour))
+}
+
+// Sign signs the nonce as given with the Card Authentication key, as GENERAL AUTHENTICATE does.
+func (c *Card) Sign(tb testing.TB, nonce []byte) []byte {
+	sig, err := ecdsa.SignASN1(rand.Reader, c.CardAuthKey, nonce)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sig
+}
+
+// StartRequest is the StartSession request this card makes for a nonce.
+func (c *Card) StartRequest(tb testing.TB, nonce []byte) identity.StartSessionRequest {
+	return identity.StartSessionRequest{CardSerial: c.Serial, HolderUUID: c.HolderUUID, PIVAuthCert: c.PIVAuthCert,
+		CardAuthCert: c.CardAuthCert, Nonce: nonce, Signature: c.Sign(tb, nonce)}
+}
+
+// WriteCert writes a certificate and its key as PEM files in dir: name.pem and name-key.pem.
+func WriteCert(tb testing.TB, dir, name string, c tls.Certificate) (certFile, keyFile string) {
+	tb.Helper()
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return certFile, keyFile
+}

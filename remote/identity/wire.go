@@ -1,0 +1,160 @@
+package identity
+
+import (
+	"time"
+
+	"ssu-kiosk/remote/identity/errcat"
+)
+
+// RequestIDHeader carries the request id that both the kiosk and the service log.
+const RequestIDHeader = "X-Request-ID"
+
+// Contract constants, shared by the client and the reference service.
+const (
+	SessionLifetime   = 15 * time.Minute
+	ChallengeLifetime = time.Minute
+	NonceSize         = 32
+	CodeDigits        = 6
+	MaxSends          = 3
+	MaxWrongCodes     = 5
+)
+
+// Method is a way of proving who you are.
+type Method string
+
+// The methods a session may offer.
+const (
+	MethodEmail Method = "email"
+	MethodSMS   Method = "sms"
+	MethodFace  Method = "face"
+)
+
+// Ineligibility says why a person cannot unlock their card here.
+type Ineligibility string
+
+// The reasons a session is not eligible.
+const (
+	NoEmail               Ineligibility = "no-email"
+	EmailDomainNotAllowed Ineligibility = "email-domain-not-allowed"
+	CertificatesExpired   Ineligibility = "certificates-expired"
+	NotRegistered         Ineligibility = "not-registered"
+	CardNotGenuine        Ineligibility = "card-not-genuine"
+)
+
+// Code gives the catalogue code people see for the reason.
+func (r Ineligibility) Code() errcat.Code {
+	switch r {
+	case NoEmail:
+		return errcat.ERR1002
+	case EmailDomainNotAllowed:
+		return errcat.ERR1003
+	case CertificatesExpired:
+		return errcat.ERR1004
+	case CardNotGenuine:
+		return errcat.ERR1005
+	default:
+		return errcat.ERR1001
+	}
+}
+
+// Outcome is what the kiosk reports at the end of a session.
+type Outcome string
+
+// The outcomes a kiosk can report.
+const (
+	OutcomeUnlocked        Outcome = "unlocked"
+	OutcomePasscodeChanged Outcome = "passcode-changed"
+	OutcomeFailed          Outcome = "failed"
+)
+
+// Valid reports whether o is one of the outcomes above.
+func (o Outcome) Valid() bool {
+	return o == OutcomeUnlocked || o == OutcomePasscodeChanged || o == OutcomeFailed
+}
+
+// Challenge is a single-use nonce for the card to sign.
+type Challenge struct {
+	Nonce     []byte    `json:"nonce"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// StartSessionRequest is the card's identity and its proof of being genuine. Certificates are DER.
+type StartSessionRequest struct {
+	// CardSerial is the CHUID GUID as 32 lowercase hex characters.
+	CardSerial string `json:"cardSerial"`
+	// HolderUUID is the PIV Authentication certificate's subject serialNumber.
+	HolderUUID string `json:"holderUuid"`
+	// PIVAuthCert is the PIV Authentication certificate (key 9A).
+	PIVAuthCert []byte `json:"pivAuthCert"`
+	// CardAuthCert is the Card Authentication certificate (key 9E).
+	CardAuthCert []byte `json:"cardAuthCert"`
+	// Nonce is the Challenge nonce, as given.
+	Nonce []byte `json:"nonce"`
+	// Signature is the card's ECDSA (ASN.1 DER) signature over Nonce with the Card Authentication key.
+	Signature []byte `json:"signature"`
+}
+
+// MethodOffer is one method and whether it can be used now.
+type MethodOffer struct {
+	Method    Method `json:"method"`
+	Available bool   `json:"available"`
+	// Note says, for people, why a method is unavailable.
+	Note string `json:"note,omitempty"`
+}
+
+// Session is the answer to StartSession.
+type Session struct {
+	ID        string        `json:"sessionId"`
+	ExpiresAt time.Time     `json:"expiresAt"`
+	Eligible  bool          `json:"eligible"`
+	Methods   []MethodOffer `json:"methods,omitempty"`
+	// Reason and Code are set when Eligible is false.
+	Reason Ineligibility `json:"reason,omitempty"`
+	Code   errcat.Code   `json:"code,omitempty"`
+	// HolderName is the profile's display name, for a greeting, when eligible.
+	HolderName string `json:"holderName,omitempty"`
+}
+
+// SendCodeRequest asks for a code to be sent to the address the person typed.
+type SendCodeRequest struct {
+	Method  Method `json:"method"`
+	Address Secret `json:"address"`
+}
+
+// SendCodeResult is the same whether or not the address matched the profile.
+type SendCodeResult struct {
+	// Accepted is always true on success: it does not say a code was sent.
+	Accepted bool `json:"accepted"`
+	// SendsLeft is how many more sends this session allows.
+	SendsLeft int `json:"sendsLeft"`
+	// RetryAfterSeconds is the wait before the next send.
+	RetryAfterSeconds int `json:"retryAfterSeconds"`
+}
+
+// VerifyCodeRequest carries the code the person typed.
+type VerifyCodeRequest struct {
+	Code Secret `json:"code"`
+}
+
+// Release is the one-time release of the card's SOPIN to this kiosk session.
+type Release struct {
+	SOPIN Secret `json:"sopin"`
+}
+
+// CompleteRequest reports how the session ended.
+type CompleteRequest struct {
+	Outcome Outcome `json:"outcome"`
+	// Reason is a catalogue code; required when Outcome is failed.
+	Reason errcat.Code `json:"reason,omitempty"`
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Code      errcat.Code `json:"code"`
+	Message   string      `json:"message"`
+	RequestID string      `json:"requestId,omitempty"`
+	// AttemptsLeft is set on a wrong code.
+	AttemptsLeft *int `json:"attemptsLeft,omitempty"`
+	// RetryAfterSeconds is set when a send came too soon.
+	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
+}
