@@ -96,12 +96,17 @@ type Conn struct {
 	card   *scard.Card
 	reader string
 	atr    []byte
+	// gone is set once the card was seen removed: Close then must not ask for a reset (with pcscd 1.9.9
+	// and vpcd, a reset after a pulled card leaves the reader unable to see the next card).
+	gone bool
 }
 
-// busyRetry is how long Connect waits for another program to let go of the card.
+// busyRetry is how long Connect waits for another program to let go of the card, unless ctx ends first.
 const busyRetry = 3 * time.Second
 
 // Connect opens the card in reader exclusively (SCARD_SHARE_EXCLUSIVE) and begins a transaction.
+// While another program holds the card it retries for a few seconds (or until ctx ends), then gives
+// ErrCardBusy.
 func Connect(ctx context.Context, reader string) (*Conn, error) {
 	sctx, err := scard.EstablishContext()
 	if err != nil {
@@ -117,7 +122,7 @@ func Connect(ctx context.Context, reader string) (*Conn, error) {
 		select {
 		case <-ctx.Done():
 			sctx.Release()
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("connect to %q: %w (%w)", reader, ErrCardBusy, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -146,16 +151,52 @@ func (c *Conn) ATR() []byte { return append([]byte(nil), c.atr...) }
 // Transmit sends one APDU.
 func (c *Conn) Transmit(cmd []byte) ([]byte, error) {
 	resp, err := c.card.Transmit(cmd)
+	if err == nil && len(resp) < 2 {
+		// Some readers (vpcd among them) hand back an empty answer when the card goes mid-command, and
+		// pcscd notices the removal only at its next poll: ask PC/SC for a moment whether the card is
+		// still there before calling the answer garbled.
+		err = c.stillPresent()
+	}
 	if err != nil {
-		return nil, pcscErr(err)
+		err = pcscErr(err)
+		if errors.Is(err, ErrCardRemoved) || errors.Is(err, ErrNoCard) {
+			c.gone = true
+		}
+		return nil, err
 	}
 	return resp, nil
 }
 
-// Close ends the transaction and resets the card, so no verified PIN outlives the connection.
+// removalGrace is how long stillPresent waits for PC/SC to notice a card that went mid-command.
+const removalGrace = 2 * time.Second
+
+// stillPresent returns the removal error if PC/SC reports the card gone within removalGrace, else nil.
+func (c *Conn) stillPresent() error {
+	deadline := time.Now().Add(removalGrace)
+	for {
+		st, err := c.card.Status()
+		if err != nil {
+			return err
+		}
+		if st.State&scard.Present == 0 {
+			return scard.ErrRemovedCard
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Close ends the transaction and resets the card, so no verified PIN outlives the connection (a card
+// that was pulled is simply let go).
 func (c *Conn) Close() error {
 	_ = c.card.EndTransaction(scard.LeaveCard)
-	err := c.card.Disconnect(scard.ResetCard)
+	disposition := scard.ResetCard
+	if c.gone {
+		disposition = scard.LeaveCard
+	}
+	err := c.card.Disconnect(disposition)
 	c.ctx.Release()
 	if err != nil && !errors.Is(err, scard.ErrRemovedCard) && !errors.Is(err, scard.ErrNoSmartcard) {
 		return pcscErr(err)

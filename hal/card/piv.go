@@ -240,10 +240,12 @@ func (p *PIV) Unblock(puk, newPIN Secret) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &auth), errors.As(err, &sw), errors.Is(err, ErrCardUnreadable):
-		// The card answered: it did not reset.
+	case errors.As(err, &auth), errors.As(err, &sw):
+		// The card answered with a status word: it did not reset.
 		return fmt.Errorf("unblock: %w", err)
 	}
+	// No status word came back (card pulled, reader or service gone, a garbled answer): the card may
+	// have carried out the reset before it went.
 	return fmt.Errorf("unblock: %w: %w", err, ErrOutcomeUnknown)
 }
 

@@ -41,8 +41,18 @@ type Reader struct {
 	VPCDAddr string
 }
 
+// Options configure SetupWith.
+type Options struct {
+	// Readers is how many virtual readers to make (rounded up to an even number).
+	Readers int
+	// LogAPDUs has pcscd log every APDU (pcscd --apdu), so APDUs can be counted. The log holds test
+	// PINs: use only with test cards.
+	LogAPDUs bool
+}
+
 // Daemon is the private pcscd of one test binary.
 type Daemon struct {
+	opts    Options
 	confDir string
 	logPath string
 	readers []Reader
@@ -55,10 +65,15 @@ type Daemon struct {
 // mount namespace and exits with its status; it returns only in that child, with pcscd running and n
 // virtual readers (rounded up to an even number) listed. Close it after m.Run.
 func Setup(m *testing.M, n int) *Daemon {
+	return SetupWith(m, Options{Readers: n})
+}
+
+// SetupWith is Setup with options.
+func SetupWith(m *testing.M, opts Options) *Daemon {
 	if os.Getenv(innerEnv) == "" {
 		os.Exit(reexec())
 	}
-	d, err := start(n)
+	d, err := start(opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pcsctest: %v\n", err)
 		os.Exit(1)
@@ -105,7 +120,8 @@ func reexec() int {
 	return 0
 }
 
-func start(n int) (*Daemon, error) {
+func start(opts Options) (*Daemon, error) {
+	n := opts.Readers
 	if err := os.MkdirAll(socketDir, 0o755); err != nil {
 		return nil, fmt.Errorf("make %s: %w", socketDir, err)
 	}
@@ -116,7 +132,7 @@ func start(n int) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{confDir: filepath.Join(dir, "reader.conf.d"), logPath: filepath.Join(dir, "pcscd.log")}
+	d := &Daemon{opts: opts, confDir: filepath.Join(dir, "reader.conf.d"), logPath: filepath.Join(dir, "pcscd.log")}
 	if err := os.Mkdir(d.confDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -179,7 +195,11 @@ func (d *Daemon) Start() error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("pcscd", "--foreground", "--config", d.confDir)
+	args := []string{"--foreground", "--config", d.confDir}
+	if d.opts.LogAPDUs {
+		args = append(args, "--apdu")
+	}
+	cmd := exec.Command("pcscd", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start pcscd: %w", err)
@@ -227,7 +247,16 @@ func (d *Daemon) Stop(sig os.Signal) error {
 	if err := cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("signal pcscd: %w", err)
 	}
-	_ = cmd.Wait()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		// pcscd sometimes ignores a stop request; a test must not hang on it.
+		_ = cmd.Process.Kill()
+		<-exited
+		sig = os.Kill
+	}
 	if sig == os.Kill {
 		// A killed pcscd leaves its socket and pid file behind; a new one refuses to start beside them.
 		for _, f := range []string{"pcscd.comm", "pcscd.pid"} {
@@ -251,6 +280,16 @@ func (d *Daemon) log() string {
 		s = s[len(s)-4000:]
 	}
 	return strings.TrimSpace(s)
+}
+
+// APDUs counts the command APDUs pcscd has logged so far (with Options.LogAPDUs). Take the difference
+// of two counts to count an operation's APDUs.
+func (d *Daemon) APDUs() (int, error) {
+	b, err := os.ReadFile(d.logPath)
+	if err != nil {
+		return 0, err
+	}
+	return strings.Count(string(b), "APDU: "), nil
 }
 
 // Log returns pcscd's output so far (tail), for a test's failure message.
