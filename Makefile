@@ -15,8 +15,9 @@ BIN := $(CURDIR)/bin
 # Debian packages: to build (cgo for PC/SC), and the real parts tests and the demo start.
 DEB_BUILD := gcc pkg-config libpcsclite-dev
 DEB_PCSC := pcscd vsmartcard-vpcd opensc yubico-piv-tool pcsc-tools
-DEB_TEST := util-linux procps
-DEB_ALL := $(DEB_BUILD) $(DEB_PCSC) $(DEB_TEST)
+DEB_MQTT := mosquitto
+DEB_TEST := util-linux procps git
+DEB_ALL := $(DEB_BUILD) $(DEB_PCSC) $(DEB_MQTT) $(DEB_TEST)
 
 .PHONY: all deps build test run bench vet fmt-check clean
 
@@ -61,6 +62,8 @@ bench: deps build
 	$(BENCH) -bench CardInsertedLatency ./hal/card/
 	@echo "== issue 3: session starts per second and full-session latency, load from a second process"
 	$(BENCH) -bench BenchmarkIdentityService ./remote/cmd/ssu-idservice/
+	@echo "== issue 5: 1,000 simulated kiosks against Mosquitto with mTLS; an idle agent's CPU and memory"
+	$(BENCH) -bench . ./remote/fleet/sim/
 
 run: deps build
 	@echo "the demo starts here"

@@ -21,6 +21,8 @@ commands:
   card watch [--reader NAME]        print one JSON line per reader or card event
   card unblock [--reader NAME]      read the PUK and the new PIN from stdin (one per line), unblock the PIN
   card change-pin [--reader NAME]   read the current and the new PIN from stdin, change the PIN
+  broker-config --out DIR ...       write a fleet's Mosquitto config and ACL (mTLS, CN = client id)
+  simulate --kiosks N --rate R ...  run simulated kiosks (the real fleet-link agent) against a broker
 `
 
 func main() {
@@ -38,6 +40,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "card":
 		return runCard(ctx, args[1:], stdin, stdout, stderr)
+	case "broker-config":
+		return runBrokerConfig(ctx, args[1:], stdout, stderr)
+	case "simulate":
+		return runSimulate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
