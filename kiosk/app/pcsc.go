@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+
+	"ssu-kiosk/hal/card"
+	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/errcat"
+)
+
+// PCSCCard is the Card in a PC/SC reader, through hal/card.
+type PCSCCard struct {
+	Identity card.IdentityOptions
+}
+
+var _ Card = PCSCCard{}
+
+// cardError tags a card layer error with the code people see.
+func cardError(err error) error {
+	if err == nil {
+		return nil
+	}
+	code := errcat.ERR2001
+	switch {
+	case errors.Is(err, card.ErrCardRemoved), errors.Is(err, card.ErrNoCard):
+		code = errcat.ERR2003
+	case errors.Is(err, card.ErrNotPIV):
+		code = errcat.ERR2002
+	case errors.Is(err, card.ErrReaderGone):
+		code = errcat.ERR2004
+	case errors.Is(err, card.ErrServiceDown):
+		code = errcat.ERR2005
+	case errors.Is(err, card.ErrCardBusy):
+		code = errcat.ERR2009
+	}
+	return &errcat.Error{Code: code, Err: err}
+}
+
+// Read implements Card.
+func (c PCSCCard) Read(ctx context.Context, reader string) (flow.CardStatus, error) {
+	var st flow.CardStatus
+	err := card.WithPIV(ctx, reader, func(p *card.PIV) error {
+		id, err := p.ReadIdentity(c.Identity)
+		if err != nil {
+			return err
+		}
+		if id.Certificate == nil {
+			return card.ErrNotPIV // nothing to unlock: not a card this kiosk serves
+		}
+		pin, err := p.PINStatus()
+		if err != nil {
+			return err
+		}
+		st = flow.CardStatus{CertificatesNotAfter: id.NotAfter, PINBlocked: pin.Blocked,
+			PINTriesLeft: max(pin.TriesLeft, 0), Fingerprint: id.Serial}
+		return nil
+	})
+	return st, cardError(err)
+}
+
+// Prove implements Card.
+func (c PCSCCard) Prove(ctx context.Context, reader string, nonce []byte) (identity.StartSessionRequest, error) {
+	var req identity.StartSessionRequest
+	err := card.WithPIV(ctx, reader, func(p *card.PIV) error {
+		id, err := p.ReadIdentity(c.Identity)
+		if err != nil {
+			return err
+		}
+		if id.Certificate == nil {
+			return card.ErrNotPIV
+		}
+		sig, cardAuth, err := p.Authenticate(nonce)
+		if err != nil {
+			return err
+		}
+		req = identity.StartSessionRequest{CardSerial: id.Serial, HolderUUID: id.HolderUUID,
+			PIVAuthCert: id.Certificate.Raw, CardAuthCert: certRaw(cardAuth), Nonce: append([]byte(nil), nonce...), Signature: sig}
+		return nil
+	})
+	return req, cardError(err)
+}
+
+func certRaw(c *x509.Certificate) []byte {
+	if c == nil {
+		return nil
+	}
+	return c.Raw
+}
+
+// Unblock implements Card.
+func (c PCSCCard) Unblock(ctx context.Context, reader string, puk, newPIN []byte) (flow.WriteResult, error) {
+	err := card.WithPIV(ctx, reader, func(p *card.PIV) error {
+		return p.Unblock(card.Secret(puk), card.Secret(newPIN))
+	})
+	switch {
+	case err == nil:
+		return flow.WriteDone, nil
+	case errors.Is(err, card.ErrOutcomeUnknown):
+		return flow.WriteUnknown, cardError(err)
+	}
+	var auth *card.AuthError
+	if errors.As(err, &auth) || errors.Is(err, card.ErrBlocked) {
+		return flow.WriteNotDone, &errcat.Error{Code: errcat.ERR2006, Err: err}
+	}
+	return flow.WriteNotDone, cardError(err)
+}
+
+// ChangePIN implements Card.
+func (c PCSCCard) ChangePIN(ctx context.Context, reader string, current, newPIN []byte) (flow.WriteResult, bool, int, error) {
+	sent := false
+	err := card.WithPIV(ctx, reader, func(p *card.PIV) error {
+		sent = true
+		return p.ChangePIN(card.Secret(current), card.Secret(newPIN))
+	})
+	if err == nil {
+		return flow.WriteDone, false, 0, nil
+	}
+	var (
+		auth *card.AuthError
+		sw   *card.StatusError
+	)
+	switch {
+	case errors.As(err, &auth):
+		return flow.WriteNotDone, true, auth.Retries, nil
+	case errors.Is(err, card.ErrBlocked):
+		return flow.WriteNotDone, true, 0, nil
+	case !sent:
+		return flow.WriteNotDone, false, 0, cardError(err)
+	case errors.As(err, &sw):
+		return flow.WriteNotDone, false, 0, &errcat.Error{Code: errcat.ERR2010, Err: err}
+	}
+	// No status word came back once the change was sent: it may have been done.
+	return flow.WriteUnknown, false, 0, &errcat.Error{Code: errcat.ERR2011, Err: err}
+}

@@ -1,0 +1,463 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"ssu-kiosk/hal/card"
+	"ssu-kiosk/hal/led"
+	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/errcat"
+)
+
+// RunnerConfig is what a Runner is made of.
+type RunnerConfig struct {
+	Card     Card
+	Identity Identity
+	// Lights may be nil (no LEDs).
+	Lights Lights
+	// Recorder takes usage records; nil logs them (LogRecorder).
+	Recorder flow.UsageRecorder
+	// Wake asks the UI loop for a frame; it is called after every event posted.
+	Wake func()
+	// Timeout bounds each card or service call (flow's own deadline usually comes first); 60 s when zero.
+	Timeout time.Duration
+	// Maintenance and MaintenanceMessage are the configuration's out-of-service setting, which card
+	// reader outages add to.
+	Maintenance        bool
+	MaintenanceMessage string
+	// HardwareGrace is how long the card reader must stay unusable before the kiosk goes out of
+	// service (2 s when zero).
+	HardwareGrace time.Duration
+	// Reboot is called for flow's Reboot effect; nil only logs.
+	Reboot func()
+	Log    *slog.Logger
+}
+
+// Runner carries out flow's effects and feeds card, service and clock events back to the UI loop.
+type Runner struct {
+	cfg    RunnerConfig
+	log    *slog.Logger
+	ctx    context.Context
+	events chan flow.Event
+	leds   chan led.Pattern
+
+	cardMu sync.Mutex // one card operation at a time, even when an abandoned one is still finishing
+
+	mu        sync.Mutex
+	reader    string
+	sessionID string
+	cancels   map[uint64]context.CancelFunc
+	hardware  string // why the card reader cannot be used ("" when it can)
+	hwGen     int    // counts hardware changes, so a stale grace timer does nothing
+	hwOut     bool   // the kiosk was put out of service for the hardware
+	wg        sync.WaitGroup
+}
+
+// NewRunner returns a Runner whose work stops when ctx ends.
+func NewRunner(ctx context.Context, cfg RunnerConfig) *Runner {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Recorder == nil {
+		cfg.Recorder = LogRecorder{Log: cfg.Log}
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.HardwareGrace <= 0 {
+		cfg.HardwareGrace = 2 * time.Second
+	}
+	r := &Runner{cfg: cfg, log: cfg.Log, ctx: ctx, events: make(chan flow.Event, 64), leds: make(chan led.Pattern, 16),
+		cancels: map[uint64]context.CancelFunc{}}
+	if cfg.Lights != nil {
+		r.wg.Add(1)
+		go r.runLEDs()
+	}
+	return r
+}
+
+// Events is the channel the UI loop drains.
+func (r *Runner) Events() <-chan flow.Event { return r.events }
+
+// Wait waits for the runner's goroutines once its context has ended.
+func (r *Runner) Wait() { r.wg.Wait() }
+
+// Post hands an event from elsewhere to the walk-through: the fleet link's MaintenanceChanged and
+// RebootRequested. It blocks only while the UI loop is behind, and never after the runner's context ended.
+func (r *Runner) Post(ev flow.Event) { r.post(ev) }
+
+func (r *Runner) post(ev flow.Event) {
+	select {
+	case r.events <- ev:
+		r.cfg.Wake()
+	case <-r.ctx.Done():
+		wipeEvent(ev)
+	}
+}
+
+// wipeEvent clears a secret an event carries that will never be handled.
+func wipeEvent(ev flow.Event) {
+	switch e := ev.(type) {
+	case flow.CodeChecked:
+		e.SOPIN.Wipe()
+	case flow.FaceChecked:
+		e.SOPIN.Wipe()
+	}
+}
+
+// Tick sends the clock to the walk-through every interval until ctx ends.
+func (r *Runner) Tick(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			r.post(flow.Tick{At: now})
+		}
+	}
+}
+
+// WatchCards turns card layer events into walk-through events until the channel closes.
+func (r *Runner) WatchCards(events <-chan card.Event) {
+	for ev := range events {
+		r.cardEvent(ev)
+	}
+}
+
+func (r *Runner) cardEvent(ev card.Event) {
+	at := ev.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	r.mu.Lock()
+	reader := r.reader
+	switch ev.Kind {
+	case card.CardInserted, card.CardUnreadable:
+		if reader == "" {
+			r.reader = ev.Reader
+		}
+	case card.CardRemoved, card.ReaderRemoved:
+		if ev.Reader == reader {
+			r.reader = ""
+		}
+	case card.ServiceDown:
+		r.reader = ""
+	}
+	hw := ""
+	switch ev.State {
+	case card.StateServiceDown:
+		hw = errcat.MustLookup(errcat.ERR2005).Title + ". " + errcat.MustLookup(errcat.ERR2005).Advice
+	case card.StateNoReader:
+		hw = errcat.MustLookup(errcat.ERR2004).Title + ". " + errcat.MustLookup(errcat.ERR2004).Advice
+	}
+	hwChanged := hw != r.hardware
+	r.hardware = hw
+	r.mu.Unlock()
+
+	switch ev.Kind {
+	case card.CardInserted, card.CardUnreadable:
+		if reader == "" {
+			r.log.Info("card inserted", "reader", ev.Reader)
+			r.post(flow.CardInserted{At: at})
+		}
+	case card.CardRemoved, card.ReaderRemoved:
+		if reader != "" && ev.Reader == reader {
+			r.log.Info("card removed", "reader", ev.Reader)
+			r.post(flow.CardRemoved{At: at})
+		}
+	case card.ServiceDown:
+		if reader != "" {
+			r.post(flow.CardRemoved{At: at})
+		}
+	}
+	if hwChanged {
+		r.hardwareChanged(hw)
+	}
+}
+
+// hardwareChanged puts the kiosk out of service while the card reader cannot be used, and back when it
+// can. An outage must last HardwareGrace first: at start-up pcscd reports its readers a moment after
+// itself, and a reader re-plugged at once is no reason to turn people away.
+func (r *Runner) hardwareChanged(hw string) {
+	r.mu.Lock()
+	r.hwGen++
+	gen := r.hwGen
+	wasOut := r.hwOut
+	r.mu.Unlock()
+	if hw == "" {
+		if wasOut {
+			r.mu.Lock()
+			r.hwOut = false
+			r.mu.Unlock()
+			r.log.Info("card reader usable again")
+			r.post(flow.MaintenanceChanged{At: time.Now(), On: r.cfg.Maintenance, Message: r.cfg.MaintenanceMessage})
+		}
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-time.After(r.cfg.HardwareGrace):
+		}
+		r.mu.Lock()
+		still := r.hwGen == gen && r.hardware != ""
+		if still {
+			r.hwOut = true
+		}
+		r.mu.Unlock()
+		if still {
+			r.log.Warn("card reader unusable: out of service", "why", hw)
+			r.post(flow.MaintenanceChanged{At: time.Now(), On: true, Message: hw})
+		}
+	}()
+}
+
+func (r *Runner) currentReader() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reader
+}
+
+func (r *Runner) session() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessionID
+}
+
+// op runs fn in a goroutine with a context that CancelOperation{seq} or the timeout ends.
+func (r *Runner) op(seq uint64, usesCard bool, fn func(ctx context.Context) flow.Event) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+	r.mu.Lock()
+	r.cancels[seq] = cancel
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() {
+			r.mu.Lock()
+			delete(r.cancels, seq)
+			r.mu.Unlock()
+			cancel()
+		}()
+		if usesCard {
+			r.cardMu.Lock()
+			defer r.cardMu.Unlock()
+		}
+		ev := fn(ctx)
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+			wipeEvent(ev) // nobody waits for it any more
+			return
+		}
+		r.post(ev)
+	}()
+}
+
+// Execute carries out effects; it never blocks the caller.
+func (r *Runner) Execute(effects []flow.Effect) {
+	for _, e := range effects {
+		r.execute(e)
+	}
+}
+
+func (r *Runner) execute(e flow.Effect) {
+	switch e := e.(type) {
+	case flow.ReadCard:
+		reader := r.currentReader()
+		r.op(e.Seq, true, func(ctx context.Context) flow.Event {
+			st, err := r.cfg.Card.Read(ctx, reader)
+			return flow.CardRead{At: time.Now(), Seq: e.Seq, Status: st, Err: err}
+		})
+	case flow.ProveCard:
+		reader := r.currentReader()
+		r.op(e.Seq, true, func(ctx context.Context) flow.Event {
+			ch, err := r.cfg.Identity.Challenge(ctx)
+			if err != nil {
+				return flow.CardProved{At: time.Now(), Seq: e.Seq, Err: err}
+			}
+			req, err := r.cfg.Card.Prove(ctx, reader, ch.Nonce)
+			return flow.CardProved{At: time.Now(), Seq: e.Seq, Proof: flow.NewProof(req), Err: err}
+		})
+	case flow.StartSession:
+		req, _ := e.Proof.Value().(identity.StartSessionRequest)
+		r.op(e.Seq, false, func(ctx context.Context) flow.Event {
+			s, err := r.cfg.Identity.StartSession(ctx, req)
+			ev := flow.SessionStarted{At: time.Now(), Seq: e.Seq, Err: err}
+			if err != nil {
+				return ev
+			}
+			r.mu.Lock()
+			r.sessionID = s.ID
+			r.mu.Unlock()
+			ev.Eligible, ev.Reason, ev.ExpiresAt = s.Eligible, flow.IneligibleReason(s.Reason), s.ExpiresAt
+			for _, m := range s.Methods {
+				ev.Methods = append(ev.Methods, flow.MethodOffer{Method: flow.Method(m.Method), Available: m.Available, Note: m.Note})
+			}
+			return ev
+		})
+	case flow.SendCode:
+		sid := r.session()
+		r.op(e.Seq, false, func(ctx context.Context) flow.Event {
+			defer e.Address.Wipe()
+			addr := identity.Secret(e.Address)
+			res, err := r.cfg.Identity.SendCode(ctx, sid, identity.SendCodeRequest{Method: identity.Method(e.Method), Address: addr})
+			ev := flow.CodeSent{At: time.Now(), Seq: e.Seq, SendsLeft: res.SendsLeft,
+				RetryAfter: time.Duration(res.RetryAfterSeconds) * time.Second, Err: err}
+			var se *identity.ServiceError
+			if errors.As(err, &se) && se.Body.RetryAfterSeconds > 0 {
+				ev.RetryAfter = time.Duration(se.Body.RetryAfterSeconds) * time.Second
+			}
+			return ev
+		})
+	case flow.VerifyCode:
+		sid := r.session()
+		r.op(e.Seq, false, func(ctx context.Context) flow.Event {
+			defer e.Code.Wipe()
+			rel, err := r.cfg.Identity.VerifyCode(ctx, sid, identity.Secret(e.Code))
+			defer rel.SOPIN.Zero()
+			ev := flow.CodeChecked{At: time.Now(), Seq: e.Seq}
+			var se *identity.ServiceError
+			switch {
+			case err == nil:
+				ev.OK = true
+				ev.SOPIN = make(flow.Secret, len(rel.SOPIN))
+				copy(ev.SOPIN, rel.SOPIN)
+			case errors.As(err, &se) && se.Body.Code == errcat.ERR1011:
+				if se.Body.AttemptsLeft != nil {
+					ev.TriesLeft = *se.Body.AttemptsLeft
+				}
+			default:
+				ev.Err = err
+			}
+			return ev
+		})
+	case flow.VerifyFace:
+		r.op(e.Seq, false, func(context.Context) flow.Event {
+			return flow.FaceChecked{At: time.Now(), Seq: e.Seq, Err: &errcat.Error{Code: errcat.ERR1015}}
+		})
+	case flow.UnblockCard:
+		reader := r.currentReader()
+		r.op(e.Seq, true, func(ctx context.Context) flow.Event {
+			defer e.SOPIN.Wipe()
+			defer e.NewPIN.Wipe()
+			res, err := r.cfg.Card.Unblock(ctx, reader, e.SOPIN, e.NewPIN)
+			if reader == "" && res == flow.WriteUnknown {
+				res = flow.WriteNotDone
+			}
+			r.log.Info("unblock", "result", writeName(res), "err", err)
+			return flow.CardUnblocked{At: time.Now(), Seq: e.Seq, Result: res, Err: err}
+		})
+	case flow.ChangePIN:
+		reader := r.currentReader()
+		r.op(e.Seq, true, func(ctx context.Context) flow.Event {
+			defer e.Current.Wipe()
+			defer e.New.Wipe()
+			res, wrong, left, err := r.cfg.Card.ChangePIN(ctx, reader, e.Current, e.New)
+			r.log.Info("change passcode", "result", writeName(res), "wrong_current", wrong, "err", err)
+			return flow.PINChanged{At: time.Now(), Seq: e.Seq, Result: res, WrongCurrent: wrong, TriesLeft: left, Err: err}
+		})
+	case flow.CancelOperation:
+		r.mu.Lock()
+		if c, ok := r.cancels[e.Seq]; ok {
+			c()
+		}
+		r.mu.Unlock()
+	case flow.CompleteSession:
+		r.mu.Lock()
+		sid := r.sessionID
+		r.sessionID = ""
+		r.mu.Unlock()
+		if sid == "" {
+			return
+		}
+		req := identity.CompleteRequest{Outcome: identity.OutcomeFailed, Reason: e.Code}
+		switch e.Outcome {
+		case flow.OutcomeUnlocked:
+			req = identity.CompleteRequest{Outcome: identity.OutcomeUnlocked}
+		case flow.OutcomePasscodeChanged:
+			req = identity.CompleteRequest{Outcome: identity.OutcomePasscodeChanged}
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
+			defer cancel()
+			if err := r.cfg.Identity.Complete(ctx, sid, req); err != nil {
+				r.log.Warn("report session outcome", "outcome", req.Outcome, "err", err)
+			}
+		}()
+	case flow.RecordUsage:
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if err := r.cfg.Recorder.RecordUsage(e.Record); err != nil {
+				r.log.Warn("usage record not kept", "err", err)
+			}
+		}()
+	case flow.SetLED:
+		if r.cfg.Lights == nil {
+			return
+		}
+		p, err := led.ParsePattern(string(e.LED))
+		if err != nil {
+			r.log.Warn("unknown LED pattern", "led", e.LED)
+			return
+		}
+		select {
+		case r.leds <- p:
+		default:
+			r.log.Warn("LED updates backed up; one dropped")
+		}
+	case flow.Reboot:
+		r.log.Info("reboot requested by the fleet")
+		if r.cfg.Reboot != nil {
+			r.cfg.Reboot()
+		}
+	}
+}
+
+func (r *Runner) runLEDs() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case p := <-r.leds:
+			if err := r.cfg.Lights.Show(p); err != nil {
+				r.log.Warn("status LEDs", "pattern", p.String(), "err", err)
+			}
+		}
+	}
+}
+
+func writeName(w flow.WriteResult) string {
+	switch w {
+	case flow.WriteDone:
+		return "done"
+	case flow.WriteNotDone:
+		return "not-done"
+	}
+	return "unknown"
+}
+
+// LogRecorder logs usage records (they hold no personal data) until the fleet link takes them.
+type LogRecorder struct{ Log *slog.Logger }
+
+// RecordUsage implements flow.UsageRecorder.
+func (l LogRecorder) RecordUsage(rec flow.UsageRecord) error {
+	l.Log.Info("usage", "outcome", rec.Outcome, "method", rec.Method, "step", rec.StepReached,
+		"error_code", rec.ErrorCode, "reason", rec.Reason, "seconds", rec.Duration.Seconds(), "steps", len(rec.Steps))
+	return nil
+}

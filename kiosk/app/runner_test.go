@@ -1,0 +1,341 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ssu-kiosk/hal/card"
+	"ssu-kiosk/hal/led"
+	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/errcat"
+)
+
+// fakeCard is a Card whose answers a test sets; it keeps the secrets it was given so a test can check
+// that the runner wiped them.
+type fakeCard struct {
+	mu       sync.Mutex
+	status   flow.CardStatus
+	readErr  error
+	block    chan struct{} // when set, Read waits for it or for its context
+	unblock  flow.WriteResult
+	gotPUK   []byte
+	gotPIN   []byte
+	pukSeen  string
+	readCtx  context.Context
+	readers  []string
+	changeOK bool
+}
+
+func (f *fakeCard) Read(ctx context.Context, reader string) (flow.CardStatus, error) {
+	f.mu.Lock()
+	f.readers = append(f.readers, reader)
+	f.readCtx = ctx
+	block := f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return flow.CardStatus{}, &errcat.Error{Code: errcat.ERR2001, Err: ctx.Err()}
+		}
+	}
+	return f.status, f.readErr
+}
+
+func (f *fakeCard) Prove(_ context.Context, _ string, nonce []byte) (identity.StartSessionRequest, error) {
+	return identity.StartSessionRequest{CardSerial: "c0ffee", HolderUUID: "555000000001", Nonce: nonce, Signature: []byte{1}}, nil
+}
+
+func (f *fakeCard) Unblock(_ context.Context, _ string, puk, newPIN []byte) (flow.WriteResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gotPUK, f.gotPIN, f.pukSeen = puk, newPIN, string(puk)
+	return f.unblock, nil
+}
+
+func (f *fakeCard) ChangePIN(_ context.Context, _ string, current, newPIN []byte) (flow.WriteResult, bool, int, error) {
+	if string(current) != "258014" {
+		return flow.WriteNotDone, true, 2, nil
+	}
+	return flow.WriteDone, false, 0, nil
+}
+
+// fakeService is an Identity that offers email and accepts code 482913 (SOPIN 12345678).
+type fakeService struct {
+	mu        sync.Mutex
+	completed []identity.CompleteRequest
+	addresses []string
+	wrongLeft int
+}
+
+func (s *fakeService) Challenge(context.Context) (identity.Challenge, error) {
+	return identity.Challenge{Nonce: make([]byte, 32)}, nil
+}
+
+func (s *fakeService) StartSession(_ context.Context, req identity.StartSessionRequest) (identity.Session, error) {
+	if req.CardSerial != "c0ffee" {
+		return identity.Session{}, errors.New("no proof")
+	}
+	return identity.Session{ID: "s1", Eligible: true, ExpiresAt: time.Now().Add(15 * time.Minute),
+		Methods: []identity.MethodOffer{{Method: identity.MethodEmail, Available: true}}}, nil
+}
+
+func (s *fakeService) SendCode(_ context.Context, sid string, req identity.SendCodeRequest) (identity.SendCodeResult, error) {
+	s.mu.Lock()
+	s.addresses = append(s.addresses, string(req.Address))
+	s.mu.Unlock()
+	return identity.SendCodeResult{Accepted: true, SendsLeft: 2, RetryAfterSeconds: 30}, nil
+}
+
+func (s *fakeService) VerifyCode(_ context.Context, sid string, code identity.Secret) (identity.Release, error) {
+	if sid != "s1" || string(code) != "482913" {
+		s.mu.Lock()
+		s.wrongLeft--
+		left := s.wrongLeft
+		s.mu.Unlock()
+		se := &identity.ServiceError{Status: 403, Body: identity.ErrorBody{Code: errcat.ERR1011, AttemptsLeft: &left}}
+		return identity.Release{}, errcat.Wrap(errcat.ERR1011, se)
+	}
+	return identity.Release{SOPIN: identity.Secret("12345678")}, nil
+}
+
+func (s *fakeService) Complete(_ context.Context, sid string, req identity.CompleteRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.completed = append(s.completed, req)
+	return nil
+}
+
+type fakeLights struct {
+	mu    sync.Mutex
+	shown []led.Pattern
+}
+
+func (l *fakeLights) Show(p led.Pattern) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.shown = append(l.shown, p)
+	return nil
+}
+
+type fakeRecorder struct {
+	mu   sync.Mutex
+	recs []flow.UsageRecord
+}
+
+func (r *fakeRecorder) RecordUsage(rec flow.UsageRecord) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec)
+	return nil
+}
+
+// rig is a runner with fakes and a walk-through driven the way the UI loop drives it.
+type rig struct {
+	t      *testing.T
+	r      *Runner
+	m      *flow.Machine
+	card   *fakeCard
+	svc    *fakeService
+	lights *fakeLights
+	rec    *fakeRecorder
+	cancel context.CancelFunc
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &rig{t: t, card: &fakeCard{unblock: flow.WriteDone}, svc: &fakeService{wrongLeft: 5}, lights: &fakeLights{},
+		rec: &fakeRecorder{}, cancel: cancel}
+	g.r = NewRunner(ctx, RunnerConfig{Card: g.card, Identity: g.svc, Lights: g.lights, Recorder: g.rec,
+		HardwareGrace: 50 * time.Millisecond})
+	m, err := flow.New(flow.Config{KioskID: "k1", TroubleshootingURL: "https://help.example/k"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.m = m
+	t.Cleanup(func() { cancel(); g.r.Wait() })
+	return g
+}
+
+func (g *rig) do(ev flow.Event) { g.r.Execute(g.m.Handle(ev)) }
+
+// until feeds the runner's events to the walk-through until it shows screen id.
+func (g *rig) until(id flow.ScreenID) {
+	g.t.Helper()
+	timeout := time.After(5 * time.Second)
+	for g.m.State() != id {
+		select {
+		case ev := <-g.r.Events():
+			g.do(ev)
+		case <-timeout:
+			g.t.Fatalf("screen %s, waiting for %s", g.m.State(), id)
+		}
+	}
+}
+
+func (g *rig) typ(s string) {
+	for _, c := range s {
+		g.do(flow.Typed{At: time.Now(), Char: c})
+	}
+}
+
+func TestRunnerUnlocksALockedCard(t *testing.T) {
+	g := newRig(t)
+	g.card.status = flow.CardStatus{PINBlocked: true, CertificatesNotAfter: time.Now().AddDate(1, 0, 0), Fingerprint: "c0ffee"}
+	g.r.cardEvent(card.Event{Kind: card.CardInserted, Reader: "Reader 0", State: card.StateCardPresent, Time: time.Now()})
+	g.until(flow.StartNow)
+	g.do(flow.Pressed{At: time.Now(), Button: flow.ButtonStart})
+	g.until(flow.ChooseMethod)
+	g.do(flow.Pressed{At: time.Now(), Button: flow.ButtonEmail})
+	g.typ("sam.example@nhs.net")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.EnterCode)
+	g.typ("000000")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.EnterCode)
+	if sc := g.m.Screen(); sc.TriesLeft != 4 {
+		t.Errorf("after a wrong code: %d tries left, want 4", sc.TriesLeft)
+	}
+	g.typ("482913")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.ChoosePasscode)
+	g.typ("592748")
+	g.do(flow.Submitted{At: time.Now()})
+	g.typ("592748")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.Unlocked)
+
+	g.card.mu.Lock()
+	if g.card.pukSeen != "12345678" {
+		t.Error("the card was not given the released SOPIN")
+	}
+	if strings.Trim(string(g.card.gotPUK), "\x00") != "" || strings.Trim(string(g.card.gotPIN), "\x00") != "" {
+		t.Error("the SOPIN or the new passcode was not wiped after the unblock")
+	}
+	if g.card.readers[0] != "Reader 0" {
+		t.Errorf("read from %q", g.card.readers[0])
+	}
+	g.card.mu.Unlock()
+	g.r.cardEvent(card.Event{Kind: card.CardRemoved, Reader: "Reader 0", State: card.StateNoCard, Time: time.Now()})
+	g.until(flow.Welcome)
+
+	eventually(t, func() bool {
+		g.svc.mu.Lock()
+		defer g.svc.mu.Unlock()
+		g.rec.mu.Lock()
+		defer g.rec.mu.Unlock()
+		return len(g.svc.completed) == 1 && len(g.rec.recs) == 1
+	})
+	if c := g.svc.completed[0]; c.Outcome != identity.OutcomeUnlocked {
+		t.Errorf("reported %+v", c)
+	}
+	if rec := g.rec.recs[0]; rec.Outcome != flow.OutcomeUnlocked || rec.Method != flow.MethodEmail {
+		t.Errorf("usage record %+v", rec)
+	}
+	eventually(t, func() bool {
+		g.lights.mu.Lock()
+		defer g.lights.mu.Unlock()
+		return containsPattern(g.lights.shown, led.Success) && containsPattern(g.lights.shown, led.Busy) &&
+			g.lights.shown[len(g.lights.shown)-1] == led.Idle
+	})
+}
+
+func containsPattern(ps []led.Pattern, p led.Pattern) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// eventually polls cond for up to 2 s (fire-and-forget work finishes on its own goroutines).
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met in 2 s")
+}
+
+func TestRunnerCancelStopsTheCall(t *testing.T) {
+	g := newRig(t)
+	g.card.block = make(chan struct{})
+	g.r.Execute([]flow.Effect{flow.ReadCard{Seq: 7}})
+	eventually(t, func() bool { g.card.mu.Lock(); defer g.card.mu.Unlock(); return g.card.readCtx != nil })
+	g.r.Execute([]flow.Effect{flow.CancelOperation{Seq: 7}})
+	g.card.mu.Lock()
+	ctx := g.card.readCtx
+	g.card.mu.Unlock()
+	select {
+	case <-ctx.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancel did not reach the card call")
+	}
+	select {
+	case ev := <-g.r.Events():
+		t.Fatalf("a cancelled call still answered: %#v", ev)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestRunnerTimeoutAnswers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fc := &fakeCard{block: make(chan struct{})}
+	r := NewRunner(ctx, RunnerConfig{Card: fc, Identity: &fakeService{}, Timeout: 50 * time.Millisecond})
+	r.Execute([]flow.Effect{flow.ReadCard{Seq: 1}})
+	select {
+	case ev := <-r.Events():
+		cr, ok := ev.(flow.CardRead)
+		if !ok || cr.Seq != 1 || cr.Err == nil {
+			t.Fatalf("got %#v", ev)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a timed-out call did not answer")
+	}
+}
+
+func TestRunnerOutOfServiceWhileReaderMissing(t *testing.T) {
+	g := newRig(t)
+	// A short blip (pcscd lists its readers a moment after it starts) changes nothing.
+	g.r.cardEvent(card.Event{Kind: card.ServiceUp, State: card.StateNoReader, Time: time.Now()})
+	g.r.cardEvent(card.Event{Kind: card.ReaderAdded, Reader: "R", State: card.StateNoCard, Time: time.Now()})
+	select {
+	case ev := <-g.r.Events():
+		t.Fatalf("blip gave %#v", ev)
+	case <-time.After(150 * time.Millisecond):
+	}
+	g.r.cardEvent(card.Event{Kind: card.ServiceDown, State: card.StateServiceDown, Time: time.Now()})
+	g.until(flow.OutOfService)
+	if sc := g.m.Screen(); !strings.Contains(strings.Join(sc.Body, " "), "smartcard service") {
+		t.Errorf("out of service says %q", sc.Body)
+	}
+	g.r.cardEvent(card.Event{Kind: card.ServiceUp, State: card.StateNoCard, Time: time.Now()})
+	g.until(flow.Welcome)
+}
+
+func TestCardErrorsCarryCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code errcat.Code
+	}{
+		{card.ErrCardRemoved, errcat.ERR2003}, {card.ErrNotPIV, errcat.ERR2002}, {card.ErrReaderGone, errcat.ERR2004},
+		{card.ErrServiceDown, errcat.ERR2005}, {card.ErrCardUnreadable, errcat.ERR2001},
+	} {
+		if c, _ := errcat.CodeOf(cardError(tc.err)); c != tc.code {
+			t.Errorf("%v: code %s, want %s", tc.err, c, tc.code)
+		}
+	}
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

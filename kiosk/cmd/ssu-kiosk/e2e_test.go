@@ -1,0 +1,95 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const oldPIN = "314159" // the demo cards' passcode before unlocking
+
+// TestUnlockByKeyboard unlocks the locked demo card with the keyboard only, at 1920x1080, through the
+// real stack: pcscd + vpcd + ssu-vcard + ssu-idservice --demo + ssu-kiosk under Xvfb, driven by xdotool.
+func TestUnlockByKeyboard(t *testing.T) {
+	k := startDemo(t, 1920, 1080)
+	k.key(t, "F2") // demo: insert the selected (locked) card
+	k.screen(t, "start-now")
+	k.key(t, "Return") // Start now
+	k.screen(t, "choose-method")
+	k.key(t, "Tab") // to "Email security code"
+	k.key(t, "Return")
+	k.screen(t, "enter-address")
+	k.typ(t, "sam.example@nhs.net")
+	k.key(t, "Return")
+	k.screen(t, "enter-code")
+	k.typ(t, k.securityCode(t))
+	k.key(t, "Return")
+	k.screen(t, "choose-passcode")
+	const newPIN = "592748"
+	k.typ(t, newPIN)
+	k.key(t, "Return") // on to the second field
+	k.typ(t, newPIN)
+	k.key(t, "Return") // Confirm
+	k.screen(t, "unlocked")
+	k.key(t, "F2") // take the card out
+	k.screen(t, "welcome")
+	noSecretsLogged(t, k, "sam.example", newPIN, "12345678")
+	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "1-locked.json"), newPIN, oldPIN)
+}
+
+// noSecretsLogged fails if the kiosk's log holds any of the values a person typed or the SOPIN.
+func noSecretsLogged(t *testing.T, k *kiosk, secrets ...string) {
+	t.Helper()
+	k.log.mu.Lock()
+	all := strings.Join(k.log.all, "\n")
+	k.log.mu.Unlock()
+	for _, s := range secrets {
+		if strings.Contains(all, s) {
+			t.Errorf("the kiosk logged a secret or personal value (%d characters)", len(s))
+		}
+	}
+}
+
+// TestUnlockByTouch unlocks the locked demo card by clicking the on-screen keys only, at 800x480.
+func TestUnlockByTouch(t *testing.T) {
+	k := startDemo(t, 800, 480)
+	k.key(t, "F2")
+	tg := k.targets(t, "start-now")
+	press := func(tg map[string][2]int, name string) {
+		t.Helper()
+		at, ok := tg[name]
+		if !ok {
+			t.Fatalf("no %s on screen: %v", name, tg)
+		}
+		k.click(t, at[0], at[1])
+	}
+	press(tg, "button:start")
+	tg = k.targets(t, "choose-method")
+	press(tg, "button:email")
+	tg = k.targets(t, "enter-address")
+	for _, c := range "sam.example" {
+		press(tg, "key:"+string(c))
+	}
+	press(tg, "key:@nhs.net")
+	press(tg, "button:continue")
+	tg = k.targets(t, "enter-code")
+	for _, c := range k.securityCode(t) {
+		press(tg, "key:"+string(c))
+	}
+	press(tg, "button:continue")
+	tg = k.targets(t, "choose-passcode")
+	const newPIN = "604729"
+	for _, c := range newPIN {
+		press(tg, "key:"+string(c))
+	}
+	press(tg, "field:confirm-passcode")
+	for _, c := range newPIN {
+		press(tg, "key:"+string(c))
+	}
+	press(tg, "button:confirm")
+	k.screen(t, "unlocked")
+	k.key(t, "F2")
+	k.screen(t, "welcome")
+	noSecretsLogged(t, k, "sam.example", newPIN, "12345678")
+	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "1-locked.json"), newPIN, oldPIN)
+}

@@ -1,0 +1,201 @@
+// Command ssu-kiosk is the self-service smartcard unlock kiosk: a full-screen walk-through from card
+// insert to new passcode, on a touch screen.
+//
+//	ssu-kiosk --config /etc/ssu-kiosk/ssu-kiosk.conf   the kiosk (see testdata/kiosk/ssu-kiosk.conf)
+//	ssu-kiosk --demo                                    the whole stack with no hardware, in a window
+//
+// Demo mode starts pcscd with the vpcd virtual reader when it is not running (as root), ssu-idservice in
+// demo mode and, on F2, ssu-vcard with one of the demo cards in testdata/demo/cards; F3 picks the next card.
+// The terminal says where to read the security codes. F2 and F3 do nothing outside demo mode.
+//
+// Under systemd (Type=notify, WatchdogSec=) it sends READY=1 once the first frame is on screen and
+// WATCHDOG=1 from the UI loop. It exits 0 on SIGTERM, 1 on a failure, 2 on bad usage. It never logs a
+// passcode, SOPIN, security code, email address or phone number.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+
+	"ssu-kiosk/hal/card"
+	"ssu-kiosk/hal/led"
+	"ssu-kiosk/kiosk/app"
+	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/ui"
+	"ssu-kiosk/remote/identity"
+)
+
+func main() {
+	start := time.Now()
+	os.Exit(run(start, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	config, demoDir, testdata, vpcd, readerFilter, window, logLevel string
+	demo, fullscreen                                                bool
+}
+
+func run(start time.Time, args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("ssu-kiosk", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "configuration `FILE` (see testdata/kiosk/ssu-kiosk.conf)")
+	fs.BoolVar(&o.demo, "demo", false, "run the demo stack: virtual cards, the identity service in demo mode, a window")
+	fs.StringVar(&o.demoDir, "demo-dir", "", "with --demo: working `DIR` (default: a new temporary folder)")
+	fs.StringVar(&o.testdata, "testdata", "testdata", "with --demo: the repository's testdata `DIR`")
+	fs.StringVar(&o.vpcd, "vpcd", "127.0.0.1:35963", "with --demo: the vpcd reader demo cards are inserted into")
+	fs.StringVar(&o.readerFilter, "reader", "Virtual PCD 00 00", "with --demo: the PC/SC name of that reader")
+	fs.StringVar(&o.window, "window", "", "window size `WxH` instead of full screen (default 1024x600 with --demo)")
+	fs.BoolVar(&o.fullscreen, "fullscreen", false, "with --demo: full screen")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || o.demo == (o.config != "") {
+		fmt.Fprintln(stderr, "ssu-kiosk: give either --config FILE or --demo")
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "ssu-kiosk: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := runKiosk(start, o, stdout, log); err != nil {
+		fmt.Fprintf(stderr, "ssu-kiosk: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseWindow(s string) (int, int, error) {
+	var w, h int
+	if _, err := fmt.Sscanf(strings.ToLower(s), "%dx%d", &w, &h); err != nil || w < 320 || h < 240 {
+		return 0, 0, fmt.Errorf("--window %q: want WxH, such as 800x480", s)
+	}
+	return w, h, nil
+}
+
+func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The UI loop runs only when woken: on a stop signal wake it until it ends (ebiten.Termination). A
+	// wake-up posted while the loop is busy can be lost (GLFW's X11 wait), hence the repeats.
+	context.AfterFunc(ctx, func() {
+		for {
+			ui.Wake()
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	// Likewise a second wake-up shortly after each event, so a lost one costs 30 ms, not a clock tick.
+	wake := func() {
+		ui.Wake()
+		time.AfterFunc(30*time.Millisecond, ui.Wake)
+	}
+
+	var cfg app.Config
+	var demo *app.Demo
+	ro := ui.RunOptions{Width: 1024, Height: 600}
+	if o.demo {
+		var err error
+		demo, err = app.StartDemo(ctx, app.DemoOptions{Dir: o.demoDir, Testdata: o.testdata, VPCD: o.vpcd,
+			ReaderFilter: o.readerFilter, Out: stdout, Log: log})
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer demo.Close()
+		cfg = app.Config{KioskID: "demo-kiosk", Site: "Demo hospital", Ward: "Ward 1", IdentityURL: demo.URL,
+			ServiceCA: demo.CAFile, ClientCert: demo.CertFile, ClientKey: demo.KeyFile, ReaderFilter: o.readerFilter,
+			TroubleshootingURL: "https://help.example.nhs.uk/smartcard-kiosk", Fullscreen: o.fullscreen}
+	} else {
+		var err error
+		if cfg, err = app.LoadConfig(o.config); err != nil {
+			return err
+		}
+		ro.HideCursor = cfg.HideCursor
+	}
+	ro.Fullscreen = cfg.Fullscreen
+	if o.window != "" {
+		w, h, err := parseWindow(o.window)
+		if err != nil {
+			return err
+		}
+		ro.Width, ro.Height, ro.Fullscreen = w, h, false
+	}
+
+	pool, cert, err := identity.LoadTLS(cfg.ServiceCA, cfg.ClientCert, cfg.ClientKey)
+	if err != nil {
+		return err
+	}
+	client, err := identity.NewClient(identity.Config{BaseURL: cfg.IdentityURL, ServiceCAs: pool, Certificate: cert, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	panel, err := led.Open(cfg.LEDs, log)
+	if err != nil {
+		return fmt.Errorf("status LEDs: %w", err)
+	}
+	defer panel.Close()
+
+	walk, err := flow.New(cfg.Flow(), time.Now())
+	if err != nil {
+		return err
+	}
+	_ = panel.Show(led.Idle)
+	if cfg.Maintenance {
+		_ = panel.Show(led.OutOfService)
+	}
+	runner := app.NewRunner(ctx, app.RunnerConfig{Card: app.PCSCCard{}, Identity: client, Lights: panel, Wake: wake,
+		Timeout: 2 * max(cfg.OperationTimeout, flow.DefaultUnlockTimeout), Maintenance: cfg.Maintenance,
+		MaintenanceMessage: cfg.MaintenanceMessage, Log: log})
+	go runner.WatchCards(card.Watch(ctx, card.WatchOptions{ReaderFilter: cfg.ReaderFilter, Log: log}))
+	go runner.Tick(ctx, time.Second)
+
+	sd := app.NewSystemd(log)
+	var windowStart time.Time
+	opts := ui.Options{Walkthrough: walk, Inbox: runner.Events(), Execute: runner.Execute, Place: cfg.Place(), Log: log,
+		Heartbeat: sd.Heartbeat, Done: ctx.Done(),
+		FirstFrame: func() {
+			log.Info("first frame", "ms", float64(time.Since(start).Microseconds())/1000,
+				"window_ms", float64(time.Since(windowStart).Microseconds())/1000)
+			sd.Ready()
+		}}
+	if demo != nil {
+		opts.Demo = func(k ui.DemoKey) {
+			// ssu-vcard starts and stops in a goroutine so the UI loop never waits for it.
+			switch k {
+			case ui.DemoToggleCard:
+				go demo.Toggle()
+			case ui.DemoNextCard:
+				go demo.Next()
+			}
+		}
+	}
+	game, err := ui.New(opts)
+	if err != nil {
+		return err
+	}
+	windowStart = time.Now()
+	err = ui.Run(game, ro)
+	if errors.Is(err, ebiten.Termination) {
+		err = nil
+	}
+	stop()
+	log.Info("stopped")
+	return err
+}
