@@ -2,6 +2,9 @@ package app
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +15,7 @@ import (
 
 	"ssu-kiosk/hal/led"
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/remote/fleet"
 )
 
 // Config is a kiosk's configuration file: lines of `name = value`; # starts a comment. See
@@ -32,7 +36,36 @@ type Config struct {
 	Fullscreen, HideCursor bool
 	// OperationTimeout bounds each card or service call (flow's default when zero).
 	OperationTimeout time.Duration
+	// Fleet is the link to the fleet server; it is off when Fleet.Broker is empty.
+	Fleet FleetConfig
+	// RebootCommand is run when the fleet asks for a reboot and no session is in progress
+	// (DefaultRebootCommand when empty).
+	RebootCommand []string
+	// Version identifies this configuration in health reports: a digest of the file's content.
+	Version string
 }
+
+// FleetConfig is how the kiosk reaches the fleet server's broker (package remote/fleet/link).
+type FleetConfig struct {
+	// Broker is the broker's URL, e.g. ssl://fleet.example.nhs.uk:8883; empty turns the link off and
+	// usage records are only logged.
+	Broker string
+	// CA is the CA bundle the broker's certificate must chain to; Cert and Key are this kiosk's client
+	// certificate (CN = kiosk id), by default the device certificate (client-cert, client-key).
+	CA, Cert, Key string
+	// CardKeyFile holds the fleet's secret key for pseudonymous card keys (HMAC of the card serial).
+	CardKeyFile string
+	// Outbox is the SQLite file holding usage events until the fleet server has stored them.
+	Outbox string
+	// Site and Ward are the place as fleet tokens (a-z, 0-9, '-'); by default made from site and ward.
+	Site, Ward string
+}
+
+// DefaultOutbox is where the fleet outbox lives unless fleet-outbox says otherwise.
+const DefaultOutbox = "/var/lib/ssu/fleet-outbox.db"
+
+// DefaultRebootCommand reboots the kiosk's machine.
+var DefaultRebootCommand = []string{"systemctl", "reboot"}
 
 // Place is the site and ward, for the header.
 func (c Config) Place() string {
@@ -54,16 +87,47 @@ func (c Config) Flow() flow.Config {
 
 // LoadConfig reads and checks a configuration file.
 func LoadConfig(path string) (Config, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	defer f.Close()
-	c, err := ParseConfig(f)
+	c, err := ParseConfig(bytes.NewReader(b))
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
+	c.Version = configVersion(b)
 	return c, nil
+}
+
+// configVersion is a short digest of a configuration file, grouped so that it never holds six digits
+// in a row (fleet messages refuse those): "3f2a.91c0.ab12".
+func configVersion(b []byte) string {
+	h := hex.EncodeToString(func() []byte { s := sha256.Sum256(b); return s[:6] }())
+	return h[0:4] + "." + h[4:8] + "." + h[8:12]
+}
+
+// Slug turns a place name into a fleet token: "St Example's Hospital" gives "st-examples-hospital".
+func Slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		case r == '\'' || r == '’':
+		default:
+			dash = true
+		}
+	}
+	out := b.String()
+	if len(out) > 64 {
+		out = strings.TrimRight(out[:64], "-")
+	}
+	return out
 }
 
 // ParseConfig reads a configuration and reports every problem in it, with line numbers.
@@ -96,6 +160,7 @@ func ParseConfig(r io.Reader) (Config, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
+		c.fleetDefaults()
 		errs = append(errs, c.Validate())
 	}
 	return c, errors.Join(errs...)
@@ -108,6 +173,9 @@ func (c *Config) set(name, value string) error {
 		"reader-filter": &c.ReaderFilter, "led-green": &c.LEDs.Green, "led-amber": &c.LEDs.Amber, "led-red": &c.LEDs.Red,
 		"led-sysfs-root": &c.LEDs.SysfsRoot, "troubleshooting-url": &c.TroubleshootingURL,
 		"maintenance-message": &c.MaintenanceMessage,
+		"fleet-broker":        &c.Fleet.Broker, "fleet-ca": &c.Fleet.CA, "fleet-cert": &c.Fleet.Cert, "fleet-key": &c.Fleet.Key,
+		"fleet-card-key-file": &c.Fleet.CardKeyFile, "fleet-outbox": &c.Fleet.Outbox, "fleet-site": &c.Fleet.Site,
+		"fleet-ward": &c.Fleet.Ward,
 	}
 	if p, ok := str[name]; ok {
 		*p = value
@@ -129,6 +197,10 @@ func (c *Config) set(name, value string) error {
 			return fmt.Errorf("%q is not a duration such as 60s", value)
 		}
 		*p = d
+		return nil
+	}
+	if name == "reboot-command" {
+		c.RebootCommand = strings.Fields(value)
 		return nil
 	}
 	if name == "methods" {
@@ -154,6 +226,42 @@ func (c Config) Validate() error {
 	}
 	if err := c.LEDs.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Fleet.validate(c.KioskID); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// fleetDefaults fills in the fleet settings a file left out.
+func (c *Config) fleetDefaults() {
+	f := &c.Fleet
+	if f.Cert == "" && f.Key == "" {
+		f.Cert, f.Key = c.ClientCert, c.ClientKey
+	}
+	if f.Outbox == "" {
+		f.Outbox = DefaultOutbox
+	}
+	if f.Site == "" {
+		f.Site = Slug(c.Site)
+	}
+	if f.Ward == "" {
+		f.Ward = Slug(c.Ward)
+	}
+}
+
+func (f FleetConfig) validate(kioskID string) error {
+	if f.Broker == "" {
+		return nil
+	}
+	var errs []error
+	if f.CA == "" || f.Cert == "" || f.Key == "" || f.CardKeyFile == "" || f.Outbox == "" {
+		errs = append(errs, errors.New("fleet-broker needs fleet-ca, fleet-card-key-file, and a client certificate and key"))
+	}
+	// The kiosk id, site and ward travel in every fleet message: check them as the fleet server will.
+	st := fleet.Status{V: fleet.Version, Kiosk: kioskID, Site: f.Site, Ward: f.Ward}
+	if err := st.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("fleet: kiosk-id, fleet-site or fleet-ward: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/remote/fleet"
 )
 
 func TestExampleConfig(t *testing.T) {
@@ -21,6 +22,51 @@ func TestExampleConfig(t *testing.T) {
 		c.Place() != "St Example's Hospital, Outpatients, level 2" || c.ReaderFilter != "OMNIKEY" {
 		t.Errorf("example config read as %+v", c)
 	}
+	f := c.Fleet
+	if f.Broker != "ssl://fleet.example.nhs.uk:8883" || f.Cert != c.ClientCert || f.Key != c.ClientKey ||
+		f.Site != "st-examples-hospital" || f.Ward != "outpatients-level-2" || f.Outbox != DefaultOutbox ||
+		strings.Join(c.RebootCommand, " ") != "systemctl reboot" {
+		t.Errorf("fleet settings read as %+v, reboot %q", f, c.RebootCommand)
+	}
+	if len(c.Version) != 14 {
+		t.Errorf("config version %q", c.Version)
+	}
+}
+
+func TestFleetSettingsAreChecked(t *testing.T) {
+	base := "kiosk-id = kiosk-0042\nidentity-url = https://id.example\nservice-ca = ca.pem\nclient-cert = k.pem\n" +
+		"client-key = k.key\ntroubleshooting-url = https://help.example/k\n"
+	if _, err := ParseConfig(strings.NewReader(base + "fleet-broker = ssl://f.example:8883\n")); err == nil ||
+		!strings.Contains(err.Error(), "fleet-card-key-file") {
+		t.Errorf("a fleet link without its CA and card key: %v", err)
+	}
+	_, err := ParseConfig(strings.NewReader(base + "fleet-broker = ssl://f.example:8883\nfleet-ca = ca.pem\n" +
+		"fleet-card-key-file = key\nfleet-ward = ward 1234567\n"))
+	if err == nil || !strings.Contains(err.Error(), "fleet-ward") {
+		t.Errorf("a ward the fleet would refuse: %v", err)
+	}
+	if _, err := ParseConfig(strings.NewReader(strings.Replace(base, "kiosk-0042", "Kiosk 42", 1) +
+		"fleet-broker = ssl://f.example:8883\nfleet-ca = ca.pem\nfleet-card-key-file = key\n")); err == nil {
+		t.Error("a kiosk id the fleet would refuse was accepted")
+	}
+	for in, want := range map[string]string{"St Example's Hospital": "st-examples-hospital", "Outpatients, level 2": "outpatients-level-2",
+		"  Ward 7  ": "ward-7", "": ""} {
+		if got := Slug(in); got != want {
+			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, v := range []string{configVersion([]byte("a")), configVersion([]byte("b")), configVersion(nil)} {
+		if err := (fleetTokenCheck{v}).err(); err != nil {
+			t.Errorf("config version %q: %v", v, err)
+		}
+	}
+}
+
+// fleetTokenCheck validates a value the way fleet messages check free-text fields.
+type fleetTokenCheck struct{ v string }
+
+func (c fleetTokenCheck) err() error {
+	return fleet.Health{V: fleet.Version, Kiosk: "k", ConfigVersion: c.v}.Validate()
 }
 
 func TestConfigErrorsNameTheLines(t *testing.T) {

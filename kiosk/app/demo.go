@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 
 	"ssu-kiosk/hal/card"
 	"ssu-kiosk/hal/vcard"
+	"ssu-kiosk/remote/fleet/pki"
 )
 
 // DemoOptions say where the demo's parts are.
@@ -39,8 +41,11 @@ type DemoOptions struct {
 	VPCD, ReaderFilter string
 	// Bin is where ssu-vcard and ssu-idservice are; beside this program, then $PATH, when empty.
 	Bin string
-	// KioskID is the CN of the kiosk certificate the demo makes.
+	// KioskID is the CN of the kiosk certificates the demo makes.
 	KioskID string
+	// SmallFleet starts the fleet server with a small year of demonstration data and no simulated
+	// kiosks (quicker: for tests).
+	SmallFleet bool
 	// Out receives the lines a person at the terminal reads.
 	Out io.Writer
 	Log *slog.Logger
@@ -61,8 +66,13 @@ type Demo struct {
 	OutboxAt                  string // web page showing them
 	CAFile, CertFile, KeyFile string
 	Cards                     []DemoCard
+	// Fleet is the fleet link's configuration: ssu-fleetd's embedded broker, a client certificate from
+	// its demo CA, a fresh card key and an outbox in the demo folder.
+	Fleet FleetConfig
+	// Dashboard is ssu-fleetd's web address; AdminPassword signs in as "admin" there.
+	Dashboard, AdminPassword string
 
-	pcscd, idservice *exec.Cmd
+	pcscd, idservice, fleetd *exec.Cmd
 
 	mu       sync.Mutex
 	current  int
@@ -135,9 +145,14 @@ func StartDemo(ctx context.Context, opts DemoOptions) (*Demo, error) {
 	if err := d.startIdentityService(ctx); err != nil {
 		return nil, err
 	}
+	if err := d.startFleetServer(ctx); err != nil {
+		return nil, err
+	}
 	ok = true
 	fmt.Fprintf(opts.Out, "\nssu-kiosk demo (folder %s)\n", d.Dir)
 	fmt.Fprintf(opts.Out, "  Security codes are NOT sent: read them at %s or in %s\n", d.OutboxAt, d.Outbox)
+	fmt.Fprintf(opts.Out, "  Fleet dashboard: %s  (sign in as admin, password %s); this kiosk is %s\n",
+		d.Dashboard, d.AdminPassword, opts.KioskID)
 	fmt.Fprintf(opts.Out, "  In the kiosk window: F2 inserts or removes the demo card, F3 picks the next card.\n")
 	for i, c := range d.Cards {
 		fmt.Fprintf(opts.Out, "  card %d: %s, %s\n", i+1, c.Holder, c.Name)
@@ -401,7 +416,7 @@ func (d *Demo) Close() {
 	d.mu.Lock()
 	d.removeLocked()
 	d.mu.Unlock()
-	for _, c := range []*exec.Cmd{d.idservice, d.pcscd} {
+	for _, c := range []*exec.Cmd{d.fleetd, d.idservice, d.pcscd} {
 		if c != nil && c.Process != nil {
 			_ = c.Process.Signal(syscall.SIGTERM)
 			waited := make(chan struct{})
@@ -413,4 +428,102 @@ func (d *Demo) Close() {
 			}
 		}
 	}
+}
+
+// startFleetServer runs ssu-fleetd --demo (its embedded broker on a free loopback port, its web side on
+// another), reads the dashboard's address and the admin password it prints, and issues this kiosk a
+// client certificate from the fleet's demo CA.
+func (d *Demo) startFleetServer(ctx context.Context) error {
+	bin, err := d.bin("ssu-fleetd")
+	if err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	data := filepath.Join(d.Dir, "fleet")
+	logFile, err := os.Create(filepath.Join(d.Dir, "ssu-fleetd.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	args := []string{"--demo", "--data", data, "--http", "127.0.0.1:0", "--broker-listen", "127.0.0.1:" + port}
+	if d.opts.SmallFleet {
+		args = append(args, "--demo-kiosks", "0", "--seed-sessions-per-month", "300")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start ssu-fleetd: %w", err)
+	}
+	d.fleetd = cmd
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-time.After(time.Second):
+			}
+		}
+		close(lines)
+	}()
+	timeout := time.After(90 * time.Second) // the demonstration data takes a few seconds
+	for d.Dashboard == "" || d.AdminPassword == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return fmt.Errorf("ssu-fleetd stopped: see %s", logFile.Name())
+			}
+			if _, u, found := strings.Cut(l, "dashboard at "); found {
+				d.Dashboard = strings.TrimSpace(u)
+			}
+			if f := strings.Fields(l); len(f) >= 3 && f[0] == "admin" {
+				d.AdminPassword = f[2]
+			}
+		case <-timeout:
+			return fmt.Errorf("ssu-fleetd did not start in 90 s: see %s", logFile.Name())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	ca, err := pki.LoadCA(filepath.Join(data, "pki", "ca.crt"), filepath.Join(data, "pki", "ca.key"))
+	if err != nil {
+		return fmt.Errorf("fleet demo CA: %w", err)
+	}
+	is, err := ca.IssueClient(d.opts.KioskID, 7*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	cert, key, err := is.WriteFiles(d.Dir, "fleet-"+d.opts.KioskID)
+	if err != nil {
+		return err
+	}
+	cardKey := make([]byte, 32)
+	if _, err := rand.Read(cardKey); err != nil {
+		return err
+	}
+	d.Fleet = FleetConfig{Broker: "ssl://127.0.0.1:" + port, CA: filepath.Join(data, "pki", "ca.crt"), Cert: cert, Key: key,
+		CardKeyFile: filepath.Join(d.Dir, "fleet-card-key"), Outbox: filepath.Join(d.Dir, "fleet-outbox.db")}
+	if err := os.WriteFile(d.Fleet.CardKeyFile, []byte(hex.EncodeToString(cardKey)+"\n"), 0o600); err != nil {
+		return err
+	}
+	d.log.Info("fleet server (demo) started", "dashboard", d.Dashboard, "broker", d.Fleet.Broker)
+	return nil
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	return port, err
 }

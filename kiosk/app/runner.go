@@ -20,8 +20,8 @@ type RunnerConfig struct {
 	Identity Identity
 	// Lights may be nil (no LEDs).
 	Lights Lights
-	// Recorder takes usage records; nil logs them (LogRecorder).
-	Recorder flow.UsageRecorder
+	// Usage takes usage records with the session's card serial; nil logs them (LogSink).
+	Usage UsageSink
 	// Wake asks the UI loop for a frame; it is called after every event posted.
 	Wake func()
 	// Timeout bounds each card or service call (flow's own deadline usually comes first); 60 s when zero.
@@ -33,7 +33,8 @@ type RunnerConfig struct {
 	// HardwareGrace is how long the card reader must stay unusable before the kiosk goes out of
 	// service (2 s when zero).
 	HardwareGrace time.Duration
-	// Reboot is called for flow's Reboot effect; nil only logs.
+	// Reboot is called for flow's Reboot effect (a fleet reboot, once no session is in progress); nil
+	// only logs.
 	Reboot func()
 	Log    *slog.Logger
 }
@@ -56,6 +57,21 @@ type Runner struct {
 	hwGen     int    // counts hardware changes, so a stale grace timer does nothing
 	hwOut     bool   // the kiosk was put out of service for the hardware
 	wg        sync.WaitGroup
+
+	// What the fleet's health reports say (see Health).
+	cardState   card.State
+	cardKnown   bool // a card watcher event has arrived
+	unreachable bool // the last identity service call did not reach it
+	led         led.Pattern
+	// maintenance is the operator's setting: the configuration's, then the fleet's or a reload's.
+	maintenance        bool
+	maintenanceMessage string
+	// serial is the card serial of the session in progress ("" until a read succeeds); the usage
+	// record takes it, and it goes nowhere else.
+	serial string
+	// usageDone is closed when the last usage record handed over is kept: each waits for the one
+	// before, so records are kept in order.
+	usageDone chan struct{}
 }
 
 // NewRunner returns a Runner whose work stops when ctx ends.
@@ -63,8 +79,8 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) *Runner {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = LogRecorder{Log: cfg.Log}
+	if cfg.Usage == nil {
+		cfg.Usage = LogSink{Log: cfg.Log}
 	}
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
@@ -76,7 +92,11 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) *Runner {
 		cfg.HardwareGrace = 2 * time.Second
 	}
 	r := &Runner{cfg: cfg, log: cfg.Log, ctx: ctx, events: make(chan flow.Event, 64), leds: make(chan led.Pattern, 16),
-		cancels: map[uint64]context.CancelFunc{}}
+		cancels: map[uint64]context.CancelFunc{}, maintenance: cfg.Maintenance, maintenanceMessage: cfg.MaintenanceMessage,
+		led: led.Idle}
+	if cfg.Maintenance {
+		r.led = led.OutOfService
+	}
 	if cfg.Lights != nil {
 		r.wg.Add(1)
 		go r.runLEDs()
@@ -162,6 +182,7 @@ func (r *Runner) cardEvent(ev card.Event) {
 	}
 	hwChanged := hw != r.hardware
 	r.hardware = hw
+	r.cardState, r.cardKnown = ev.State, true
 	r.mu.Unlock()
 
 	switch ev.Kind {
@@ -200,7 +221,10 @@ func (r *Runner) hardwareChanged(hw string) {
 			r.hwOut = false
 			r.mu.Unlock()
 			r.log.Info("card reader usable again")
-			r.post(flow.MaintenanceChanged{At: time.Now(), On: r.cfg.Maintenance, Message: r.cfg.MaintenanceMessage})
+			r.mu.Lock()
+			on, msg := r.maintenance, r.maintenanceMessage
+			r.mu.Unlock()
+			r.post(flow.MaintenanceChanged{At: time.Now(), On: on, Message: msg})
 		}
 		return
 	}
@@ -278,12 +302,16 @@ func (r *Runner) execute(e flow.Effect) {
 		reader := r.currentReader()
 		r.op(e.Seq, true, func(ctx context.Context) flow.Event {
 			st, err := r.cfg.Card.Read(ctx, reader)
+			if err == nil {
+				r.noteSerial(ctx, st.Fingerprint)
+			}
 			return flow.CardRead{At: time.Now(), Seq: e.Seq, Status: st, Err: err}
 		})
 	case flow.ProveCard:
 		reader := r.currentReader()
 		r.op(e.Seq, true, func(ctx context.Context) flow.Event {
 			ch, err := r.cfg.Identity.Challenge(ctx)
+			r.noteIdentity(err)
 			if err != nil {
 				return flow.CardProved{At: time.Now(), Seq: e.Seq, Err: err}
 			}
@@ -294,6 +322,7 @@ func (r *Runner) execute(e flow.Effect) {
 		req, _ := e.Proof.Value().(identity.StartSessionRequest)
 		r.op(e.Seq, false, func(ctx context.Context) flow.Event {
 			s, err := r.cfg.Identity.StartSession(ctx, req)
+			r.noteIdentity(err)
 			ev := flow.SessionStarted{At: time.Now(), Seq: e.Seq, Err: err}
 			if err != nil {
 				return ev
@@ -313,6 +342,7 @@ func (r *Runner) execute(e flow.Effect) {
 			defer e.Address.Wipe()
 			addr := identity.Secret(e.Address)
 			res, err := r.cfg.Identity.SendCode(ctx, sid, identity.SendCodeRequest{Method: identity.Method(e.Method), Address: addr})
+			r.noteIdentity(err)
 			ev := flow.CodeSent{At: time.Now(), Seq: e.Seq, SendsLeft: res.SendsLeft,
 				RetryAfter: time.Duration(res.RetryAfterSeconds) * time.Second, Err: err}
 			var se *identity.ServiceError
@@ -326,6 +356,7 @@ func (r *Runner) execute(e flow.Effect) {
 		r.op(e.Seq, false, func(ctx context.Context) flow.Event {
 			defer e.Code.Wipe()
 			rel, err := r.cfg.Identity.VerifyCode(ctx, sid, identity.Secret(e.Code))
+			r.noteIdentity(err)
 			defer rel.SOPIN.Zero()
 			ev := flow.CodeChecked{At: time.Now(), Seq: e.Seq}
 			var se *identity.ServiceError
@@ -394,16 +425,33 @@ func (r *Runner) execute(e flow.Effect) {
 			defer r.wg.Done()
 			ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
 			defer cancel()
-			if err := r.cfg.Identity.Complete(ctx, sid, req); err != nil {
+			err := r.cfg.Identity.Complete(ctx, sid, req)
+			r.noteIdentity(err)
+			if err != nil {
 				r.log.Warn("report session outcome", "outcome", req.Outcome, "err", err)
 			}
 		}()
 	case flow.RecordUsage:
+		// The session is over: its card serial is taken now, before another session's read can set it.
+		r.mu.Lock()
+		serial := r.serial
+		r.serial = ""
+		before, done := r.usageDone, make(chan struct{})
+		r.usageDone = done
+		r.mu.Unlock()
+		// Writing to disk must not hold up the UI loop: records are kept in order on another goroutine,
+		// and Wait waits for them, so none is lost at shutdown.
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			if err := r.cfg.Recorder.RecordUsage(e.Record); err != nil {
-				r.log.Warn("usage record not kept", "err", err)
+			defer close(done)
+			if before != nil {
+				<-before
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+			defer cancel()
+			if err := r.cfg.Usage.RecordUsage(ctx, e.Record, serial); err != nil {
+				r.log.Warn("usage record not kept", "outcome", e.Record.Outcome, "err", err)
 			}
 		}()
 	case flow.SetLED:
@@ -415,6 +463,9 @@ func (r *Runner) execute(e flow.Effect) {
 			r.log.Warn("unknown LED pattern", "led", e.LED)
 			return
 		}
+		r.mu.Lock()
+		r.led = p
+		r.mu.Unlock()
 		select {
 		case r.leds <- p:
 		default:
@@ -452,12 +503,89 @@ func writeName(w flow.WriteResult) string {
 	return "unknown"
 }
 
-// LogRecorder logs usage records (they hold no personal data) until the fleet link takes them.
-type LogRecorder struct{ Log *slog.Logger }
+// noteSerial keeps the serial of the session's card: the first successful read of a session, and not
+// a read the walk-through has cancelled (a session that ended meanwhile). A reinserted card is the same
+// card or is refused by the walk-through, so it never replaces the serial.
+func (r *Runner) noteSerial(ctx context.Context, serial string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctx.Err() == nil && r.serial == "" {
+		r.serial = serial
+	}
+}
 
-// RecordUsage implements flow.UsageRecorder.
-func (l LogRecorder) RecordUsage(rec flow.UsageRecord) error {
-	l.Log.Info("usage", "outcome", rec.Outcome, "method", rec.Method, "step", rec.StepReached,
-		"error_code", rec.ErrorCode, "reason", rec.Reason, "seconds", rec.Duration.Seconds(), "steps", len(rec.Steps))
-	return nil
+// noteIdentity records whether an identity service call reached the service: an answer, even a
+// refusal, says it is reachable; a transport failure or a gateway error says it is not.
+func (r *Runner) noteIdentity(err error) {
+	unreachable := false
+	if err != nil {
+		var se *identity.ServiceError
+		switch {
+		case errors.As(err, &se):
+			unreachable = se.Status == 502 || se.Status == 503 || se.Status == 504
+		case errors.Is(err, context.Canceled):
+			return // the person moved on: says nothing about the service
+		default:
+			c, _ := errcat.CodeOf(err)
+			unreachable = c == errcat.ERR2008 || c == ""
+		}
+	}
+	r.mu.Lock()
+	r.unreachable = unreachable
+	r.mu.Unlock()
+}
+
+// SetMaintenance changes the operator's out-of-service setting (the fleet's command or a configuration
+// reload). While the card reader is unusable the kiosk stays out of service for that, and takes this
+// setting when the reader is back. The walk-through applies it once no session is in progress.
+func (r *Runner) SetMaintenance(on bool, message string) {
+	r.mu.Lock()
+	r.maintenance, r.maintenanceMessage = on, message
+	hwOut := r.hwOut
+	r.mu.Unlock()
+	r.log.Info("maintenance mode set", "on", on)
+	if !hwOut {
+		r.post(flow.MaintenanceChanged{At: time.Now(), On: on, Message: message})
+	}
+}
+
+// Health is what the runner knows of the kiosk for the fleet's health reports.
+type Health struct {
+	// Reader is the card reader's state: ready, card-present, card-unreadable, no-reader,
+	// service-down, or unknown before the card watcher has reported.
+	Reader string
+	// PCSCD is the smartcard service: running, down or unknown.
+	PCSCD       string
+	CardPresent bool
+	// LED is the pattern last shown.
+	LED led.Pattern
+	// IdentityReachable is false when the last identity service call did not reach it (true until a
+	// call says otherwise).
+	IdentityReachable bool
+	// Maintenance is true while the kiosk is out of service (the operator's setting or the reader).
+	Maintenance bool
+}
+
+// Health reports the runner's view of the kiosk; it never blocks for long.
+func (r *Runner) Health() Health {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := Health{Reader: "unknown", PCSCD: "unknown", LED: r.led, IdentityReachable: !r.unreachable,
+		Maintenance: r.maintenance || r.hwOut}
+	if r.cardKnown {
+		h.PCSCD = "running"
+		switch r.cardState {
+		case card.StateServiceDown:
+			h.Reader, h.PCSCD = "service-down", "down"
+		case card.StateNoReader:
+			h.Reader = "no-reader"
+		case card.StateNoCard:
+			h.Reader = "ready"
+		case card.StateCardPresent:
+			h.Reader, h.CardPresent = "card-present", true
+		case card.StateCardUnreadable:
+			h.Reader, h.CardPresent = "card-unreadable", true
+		}
+	}
+	return h
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -45,6 +46,8 @@ func (f *fakeCard) Read(ctx context.Context, reader string) (flow.CardStatus, er
 			return flow.CardStatus{}, &errcat.Error{Code: errcat.ERR2001, Err: ctx.Err()}
 		}
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.status, f.readErr
 }
 
@@ -125,14 +128,16 @@ func (l *fakeLights) Show(p led.Pattern) error {
 }
 
 type fakeRecorder struct {
-	mu   sync.Mutex
-	recs []flow.UsageRecord
+	mu      sync.Mutex
+	recs    []flow.UsageRecord
+	serials []string
 }
 
-func (r *fakeRecorder) RecordUsage(rec flow.UsageRecord) error {
+func (r *fakeRecorder) RecordUsage(_ context.Context, rec flow.UsageRecord, serial string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recs = append(r.recs, rec)
+	r.serials = append(r.serials, serial)
 	return nil
 }
 
@@ -146,15 +151,24 @@ type rig struct {
 	lights *fakeLights
 	rec    *fakeRecorder
 	cancel context.CancelFunc
+	// afterExecute, when set, runs after each batch of effects (as the kiosk's UI loop tells the agent
+	// whether it is busy).
+	afterExecute func()
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, nil) }
+
+// newRigWith lets a test change the runner's configuration.
+func newRigWith(t *testing.T, change func(*RunnerConfig)) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &rig{t: t, card: &fakeCard{unblock: flow.WriteDone}, svc: &fakeService{wrongLeft: 5}, lights: &fakeLights{},
 		rec: &fakeRecorder{}, cancel: cancel}
-	g.r = NewRunner(ctx, RunnerConfig{Card: g.card, Identity: g.svc, Lights: g.lights, Recorder: g.rec,
-		HardwareGrace: 50 * time.Millisecond})
+	cfg := RunnerConfig{Card: g.card, Identity: g.svc, Lights: g.lights, Usage: g.rec, HardwareGrace: 50 * time.Millisecond}
+	if change != nil {
+		change(&cfg)
+	}
+	g.r = NewRunner(ctx, cfg)
 	m, err := flow.New(flow.Config{KioskID: "k1", TroubleshootingURL: "https://help.example/k"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +178,12 @@ func newRig(t *testing.T) *rig {
 	return g
 }
 
-func (g *rig) do(ev flow.Event) { g.r.Execute(g.m.Handle(ev)) }
+func (g *rig) do(ev flow.Event) {
+	g.r.Execute(g.m.Handle(ev))
+	if g.afterExecute != nil {
+		g.afterExecute()
+	}
+}
 
 // until feeds the runner's events to the walk-through until it shows screen id.
 func (g *rig) until(id flow.ScreenID) {
@@ -188,29 +207,7 @@ func (g *rig) typ(s string) {
 
 func TestRunnerUnlocksALockedCard(t *testing.T) {
 	g := newRig(t)
-	g.card.status = flow.CardStatus{PINBlocked: true, CertificatesNotAfter: time.Now().AddDate(1, 0, 0), Fingerprint: "c0ffee"}
-	g.r.cardEvent(card.Event{Kind: card.CardInserted, Reader: "Reader 0", State: card.StateCardPresent, Time: time.Now()})
-	g.until(flow.StartNow)
-	g.do(flow.Pressed{At: time.Now(), Button: flow.ButtonStart})
-	g.until(flow.ChooseMethod)
-	g.do(flow.Pressed{At: time.Now(), Button: flow.ButtonEmail})
-	g.typ("sam.example@nhs.net")
-	g.do(flow.Submitted{At: time.Now()})
-	g.until(flow.EnterCode)
-	g.typ("000000")
-	g.do(flow.Submitted{At: time.Now()})
-	g.until(flow.EnterCode)
-	if sc := g.m.Screen(); sc.TriesLeft != 4 {
-		t.Errorf("after a wrong code: %d tries left, want 4", sc.TriesLeft)
-	}
-	g.typ("482913")
-	g.do(flow.Submitted{At: time.Now()})
-	g.until(flow.ChoosePasscode)
-	g.typ("592748")
-	g.do(flow.Submitted{At: time.Now()})
-	g.typ("592748")
-	g.do(flow.Submitted{At: time.Now()})
-	g.until(flow.Unlocked)
+	g.unlock("c0ffee")
 
 	g.card.mu.Lock()
 	if g.card.pukSeen != "12345678" {
@@ -238,6 +235,9 @@ func TestRunnerUnlocksALockedCard(t *testing.T) {
 	}
 	if rec := g.rec.recs[0]; rec.Outcome != flow.OutcomeUnlocked || rec.Method != flow.MethodEmail {
 		t.Errorf("usage record %+v", rec)
+	}
+	if g.rec.serials[0] != "c0ffee" {
+		t.Errorf("the usage record came with card serial %q, want the session's card", g.rec.serials[0])
 	}
 	eventually(t, func() bool {
 		g.lights.mu.Lock()
@@ -339,3 +339,57 @@ func TestCardErrorsCarryCodes(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func newTextLog(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// unlock inserts a locked card with the given serial and unlocks it with email, one wrong code first.
+func (g *rig) unlock(serial string) {
+	g.t.Helper()
+	g.card.status = flow.CardStatus{PINBlocked: true, CertificatesNotAfter: time.Now().AddDate(1, 0, 0), Fingerprint: serial}
+	g.r.cardEvent(card.Event{Kind: card.CardInserted, Reader: "Reader 0", State: card.StateCardPresent, Time: time.Now()})
+	g.until(flow.StartNow)
+	g.do(flow.Pressed{At: time.Now(), Button: flow.ButtonStart})
+	g.until(flow.ChooseMethod)
+	g.do(flow.Pressed{At: time.Now(), Button: flow.ButtonEmail})
+	g.typ("sam.example@nhs.net")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.EnterCode)
+	g.typ("000000")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.EnterCode)
+	if sc := g.m.Screen(); sc.TriesLeft != 4 {
+		g.t.Errorf("after a wrong code: %d tries left, want 4", sc.TriesLeft)
+	}
+	g.typ("482913")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.ChoosePasscode)
+	g.typ("592748")
+	g.do(flow.Submitted{At: time.Now()})
+	g.typ("592748")
+	g.do(flow.Submitted{At: time.Now()})
+	g.until(flow.Unlocked)
+}
+
+// TestRunnerSerialIsTheSessionsCard: the usage record gets the serial of the card its session read, not
+// that of a read the walk-through cancelled, and the next session starts afresh.
+func TestRunnerSerialIsTheSessionsCard(t *testing.T) {
+	g := newRig(t)
+	g.card.status = flow.CardStatus{Fingerprint: "aaaa"}
+	g.card.block = make(chan struct{})
+	g.r.Execute([]flow.Effect{flow.ReadCard{Seq: 1}})
+	eventually(t, func() bool { g.card.mu.Lock(); defer g.card.mu.Unlock(); return g.card.readCtx != nil })
+	g.r.Execute([]flow.Effect{flow.CancelOperation{Seq: 1}})
+	close(g.card.block)
+	g.card.mu.Lock()
+	g.card.block = nil
+	g.card.status = flow.CardStatus{Fingerprint: "bbbb"}
+	g.card.mu.Unlock()
+	g.r.Execute([]flow.Effect{flow.ReadCard{Seq: 2}})
+	<-g.r.Events()
+	g.r.Execute([]flow.Effect{flow.RecordUsage{Record: flow.UsageRecord{Outcome: flow.OutcomeAbandoned}}})
+	g.r.Execute([]flow.Effect{flow.RecordUsage{Record: flow.UsageRecord{Outcome: flow.OutcomeError}}})
+	eventually(t, func() bool { g.rec.mu.Lock(); defer g.rec.mu.Unlock(); return len(g.rec.serials) == 2 })
+	if g.rec.serials[0] != "bbbb" || g.rec.serials[1] != "" {
+		t.Errorf("serials %q, want the second read's card, then none", g.rec.serials)
+	}
+}

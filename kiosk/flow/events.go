@@ -52,6 +52,14 @@ type MaintenanceChanged struct {
 // RebootRequested asks for a reboot; it is deferred until no session is in progress (see Reboot).
 type RebootRequested struct{ At time.Time }
 
+// MethodsChanged replaces the methods this kiosk offers (from the fleet or a configuration reload).
+// Unknown methods are ignored; an empty list offers none. It applies at once: the choice of methods is
+// drawn from it on the next screen.
+type MethodsChanged struct {
+	At      time.Time
+	Methods []Method
+}
+
 // CardStatus is what reading a card found out.
 type CardStatus struct {
 	// CertificatesNotAfter is when the first of the card's certificates expires.
@@ -181,6 +189,7 @@ func (e Focused) Time() time.Time            { return e.At }
 func (e Pressed) Time() time.Time            { return e.At }
 func (e MaintenanceChanged) Time() time.Time { return e.At }
 func (e RebootRequested) Time() time.Time    { return e.At }
+func (e MethodsChanged) Time() time.Time     { return e.At }
 func (e CardRead) Time() time.Time           { return e.At }
 func (e CardProved) Time() time.Time         { return e.At }
 func (e SessionStarted) Time() time.Time     { return e.At }

@@ -158,3 +158,29 @@ func TestConfig(t *testing.T) {
 	d.advance(3 * time.Second)
 	d.want(RemoveCard)
 }
+
+func TestMethodsChanged(t *testing.T) {
+	d := newDriver(t, testConfig())
+	enabled := func(b ButtonID) bool {
+		t.Helper()
+		btn, ok := d.m.Screen().Button(b)
+		return ok && btn.Enabled
+	}
+	toChooseMethod(d)
+	if !enabled(ButtonSMS) || !enabled(ButtonEmail) {
+		t.Fatal("email and SMS are offered by default")
+	}
+	d.send(MethodsChanged{At: d.now, Methods: []Method{MethodEmail, "pigeon"}})
+	if enabled(ButtonSMS) || !enabled(ButtonEmail) {
+		t.Fatal("SMS still offered once the fleet disabled it")
+	}
+	d.press(ButtonSMS)
+	d.want(ChooseMethod)
+	d.send(MethodsChanged{At: d.now, Methods: nil})
+	if enabled(ButtonEmail) {
+		t.Fatal("an empty list offers no method")
+	}
+	d.send(MethodsChanged{At: d.now, Methods: []Method{MethodSMS}})
+	d.press(ButtonSMS)
+	d.want(EnterAddress)
+}

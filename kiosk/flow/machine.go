@@ -160,6 +160,8 @@ func (m *Machine) Handle(ev Event) []Effect {
 	case RebootRequested:
 		m.rebootPending = true
 		m.rebootIfIdle()
+	case MethodsChanged:
+		m.onMethodsChanged(e)
 	case CardRead:
 		m.onCardRead(e)
 	case CardProved:
@@ -1034,6 +1036,16 @@ func (m *Machine) onMaintenance(e MaintenanceChanged) {
 	if m.state == Welcome && m.cardPresent {
 		m.startSession()
 	}
+}
+
+func (m *Machine) onMethodsChanged(e MethodsChanged) {
+	methods := []Method{}
+	for _, x := range e.Methods {
+		if x == MethodEmail || x == MethodSMS || x == MethodFace {
+			methods = append(methods, x)
+		}
+	}
+	m.cfg.Methods = methods
 }
 
 func reasonCode(r IneligibleReason) errcat.Code {

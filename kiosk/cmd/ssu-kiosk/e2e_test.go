@@ -8,6 +8,9 @@ import (
 
 const oldPIN = "314159" // the demo cards' passcode before unlocking
 
+// demoCardSerial is the locked demo card's serial (its CHUID GUID), which must never be logged.
+const demoCardSerial = "8bf9585134e74c3aaf32fc51578aefd4"
+
 // TestUnlockByKeyboard unlocks the locked demo card with the keyboard only, at 1920x1080, through the
 // real stack: pcscd + vpcd + ssu-vcard + ssu-idservice --demo + ssu-kiosk under Xvfb, driven by xdotool.
 func TestUnlockByKeyboard(t *testing.T) {
@@ -33,8 +36,10 @@ func TestUnlockByKeyboard(t *testing.T) {
 	k.screen(t, "unlocked")
 	k.key(t, "F2") // take the card out
 	k.screen(t, "welcome")
-	noSecretsLogged(t, k, "sam.example", newPIN, "12345678")
+	// Nor the card's serial, which only reaches the fleet as a keyed hash.
+	noSecretsLogged(t, k, "sam.example", newPIN, "12345678", demoCardSerial)
 	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "1-locked.json"), newPIN, oldPIN)
+	fleetSawUnlock(t, k)
 }
 
 // noSecretsLogged fails if the kiosk's log holds any of the values a person typed or the SOPIN.

@@ -5,8 +5,15 @@
 //	ssu-kiosk --demo                                    the whole stack with no hardware, in a window
 //
 // Demo mode starts pcscd with the vpcd virtual reader when it is not running (as root), ssu-idservice in
-// demo mode and, on F2, ssu-vcard with one of the demo cards in testdata/demo/cards; F3 picks the next card.
-// The terminal says where to read the security codes. F2 and F3 do nothing outside demo mode.
+// demo mode, ssu-fleetd in demo mode (its embedded broker and dashboard) and, on F2, ssu-vcard with one of
+// the demo cards in testdata/demo/cards; F3 picks the next card. The terminal says where to read the
+// security codes, and the dashboard's address and admin password. F2 and F3 do nothing outside demo mode.
+//
+// With fleet-broker set in the configuration (always in demo mode) the kiosk keeps a fleet link: each
+// session's usage events are written to a durable outbox and sent to the fleet server, health is reported
+// every 30 s and on change, and the fleet's remote commands are carried out (see package app, FleetControl).
+// A fleet reboot runs reboot-command (default `systemctl reboot`) once no session is in progress; in demo
+// mode it is only announced on the terminal.
 //
 // Under systemd (Type=notify, WatchdogSec=) it sends READY=1 once the first frame is on screen and
 // WATCHDOG=1 from the UI loop. It exits 0 on SIGTERM, 1 on a failure, 2 on bad usage. It never logs a
@@ -43,8 +50,11 @@ func main() {
 
 type options struct {
 	config, demoDir, testdata, vpcd, readerFilter, window, logLevel string
-	demo, fullscreen                                                bool
+	demo, fullscreen, smallFleet                                    bool
 }
+
+// version is this build's version, for the fleet (set with -ldflags "-X main.version=…").
+var version = "dev"
 
 func run(start time.Time, args []string, stdout, stderr io.Writer) int {
 	var o options
@@ -58,6 +68,7 @@ func run(start time.Time, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.readerFilter, "reader", "Virtual PCD 00 00", "with --demo: the PC/SC name of that reader")
 	fs.StringVar(&o.window, "window", "", "window size `WxH` instead of full screen (default 1024x600 with --demo)")
 	fs.BoolVar(&o.fullscreen, "fullscreen", false, "with --demo: full screen")
+	fs.BoolVar(&o.smallFleet, "demo-small-fleet", false, "with --demo: the fleet server with little demonstration data and no simulated kiosks")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,8 +85,10 @@ func run(start time.Time, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ssu-kiosk: --log-level: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := runKiosk(start, o, stdout, log); err != nil {
+	// The last log lines are kept for the fleet's logs command.
+	ring := app.NewLogRing(1000)
+	log := ring.Tee(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), max(level, slog.LevelInfo))
+	if err := runKiosk(start, o, stdout, log, ring); err != nil {
 		fmt.Fprintf(stderr, "ssu-kiosk: %v\n", err)
 		return 1
 	}
@@ -90,7 +103,7 @@ func parseWindow(s string) (int, int, error) {
 	return w, h, nil
 }
 
-func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger) error {
+func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ring *app.LogRing) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The UI loop runs only when woken: on a stop signal wake it until it ends (ebiten.Termination). A
@@ -113,14 +126,16 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger) er
 	if o.demo {
 		var err error
 		demo, err = app.StartDemo(ctx, app.DemoOptions{Dir: o.demoDir, Testdata: o.testdata, VPCD: o.vpcd,
-			ReaderFilter: o.readerFilter, Out: stdout, Log: log})
+			ReaderFilter: o.readerFilter, SmallFleet: o.smallFleet, Out: stdout, Log: log})
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		defer demo.Close()
 		cfg = app.Config{KioskID: "demo-kiosk", Site: "Demo hospital", Ward: "Ward 1", IdentityURL: demo.URL,
 			ServiceCA: demo.CAFile, ClientCert: demo.CertFile, ClientKey: demo.KeyFile, ReaderFilter: o.readerFilter,
-			TroubleshootingURL: "https://help.example.nhs.uk/smartcard-kiosk", Fullscreen: o.fullscreen}
+			TroubleshootingURL: "https://help.example.nhs.uk/smartcard-kiosk", Fullscreen: o.fullscreen,
+			Fleet: demo.Fleet, Version: "demo"}
+		cfg.Fleet.Site, cfg.Fleet.Ward = app.Slug(cfg.Site), app.Slug(cfg.Ward)
 	} else {
 		var err error
 		if cfg, err = app.LoadConfig(o.config); err != nil {
@@ -160,15 +175,59 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger) er
 	if cfg.Maintenance {
 		_ = panel.Show(led.OutOfService)
 	}
+	// The fleet link, when configured: usage events go to its durable outbox, health and commands
+	// through FleetControl.
+	control := app.NewFleetControl(cfg, panel, ring, o.config, log)
+	var usage app.UsageSink
+	var fleetLink *app.FleetLink
+	if cfg.Fleet.Broker != "" {
+		// Degrade, do not die: without its fleet link the kiosk still serves people (and only logs usage);
+		// the fleet server sees it offline and raises an alert.
+		if fleetLink, err = app.OpenFleet(cfg, version, control, log); err != nil {
+			log.Error("fleet link off: usage is only logged", "err", err)
+			fleetLink = nil
+		} else {
+			defer fleetLink.Close()
+			usage = fleetLink.Sink
+		}
+	}
+	reboot := app.CommandReboot(cfg.RebootCommand, log)
+	if demo != nil {
+		reboot = func() {
+			log.Warn("reboot requested by the fleet (demo: not rebooting)")
+			fmt.Fprintln(stdout, "demo: the fleet asked for a reboot; a kiosk would reboot now")
+		}
+	}
 	runner := app.NewRunner(ctx, app.RunnerConfig{Card: app.PCSCCard{}, Identity: client, Lights: panel, Wake: wake,
 		Timeout: 2 * max(cfg.OperationTimeout, flow.DefaultUnlockTimeout), Maintenance: cfg.Maintenance,
-		MaintenanceMessage: cfg.MaintenanceMessage, Log: log})
+		MaintenanceMessage: cfg.MaintenanceMessage, Usage: usage, Reboot: reboot, Log: log})
+	control.Runner = runner
 	go runner.WatchCards(card.Watch(ctx, card.WatchOptions{ReaderFilter: cfg.ReaderFilter, Log: log}))
 	go runner.Tick(ctx, time.Second)
+	// The agent outlives the UI loop until the last usage records are on disk, then says goodbye.
+	agentCtx, stopAgent := context.WithCancel(context.Background())
+	agentDone := make(chan struct{})
+	execute := runner.Execute
+	if fleetLink != nil {
+		go func() { defer close(agentDone); _ = fleetLink.Agent.Run(agentCtx) }()
+		// Execute runs on the UI loop, which owns the walk-through: a fleet reboot waits while it is busy.
+		execute = func(effects []flow.Effect) {
+			runner.Execute(effects)
+			fleetLink.Agent.SetBusy(walk.Busy())
+		}
+	} else {
+		close(agentDone)
+	}
+	defer func() {
+		stop() // the runner's work ends with ctx
+		runner.Wait()
+		stopAgent()
+		<-agentDone
+	}()
 
 	sd := app.NewSystemd(log)
 	var windowStart time.Time
-	opts := ui.Options{Walkthrough: walk, Inbox: runner.Events(), Execute: runner.Execute, Place: cfg.Place(), Log: log,
+	opts := ui.Options{Walkthrough: walk, Inbox: runner.Events(), Execute: execute, Place: cfg.Place(), Log: log,
 		Heartbeat: sd.Heartbeat, Done: ctx.Done(),
 		FirstFrame: func() {
 			log.Info("first frame", "ms", float64(time.Since(start).Microseconds())/1000,

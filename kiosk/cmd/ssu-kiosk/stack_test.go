@@ -34,8 +34,8 @@ var (
 	buildErr  error
 )
 
-// binaries builds ssu-kiosk, ssu-idservice and ssu-vcard once into one folder (ssu-kiosk --demo finds the
-// others beside itself).
+// binaries builds ssu-kiosk, ssu-idservice, ssu-fleetd and ssu-vcard once into one folder (ssu-kiosk
+// --demo finds the others beside itself).
 func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -44,7 +44,7 @@ func binaries(t testing.TB) string {
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", binDir+"/", "ssu-kiosk/kiosk/cmd/ssu-kiosk",
-			"ssu-kiosk/remote/cmd/ssu-idservice", "ssu-kiosk/hal/cmd/ssu-vcard")
+			"ssu-kiosk/remote/cmd/ssu-idservice", "ssu-kiosk/remote/cmd/ssu-fleetd", "ssu-kiosk/hal/cmd/ssu-vcard")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -157,6 +157,7 @@ type kiosk struct {
 	display, dir string
 	cmd          *exec.Cmd
 	log          *logWatch
+	out          *logWatch // what it prints for the person at the terminal
 	started      time.Time
 }
 
@@ -170,7 +171,7 @@ func startDemo(t testing.TB, w, h int, extra ...string) *kiosk {
 	dir := t.TempDir()
 	r := daemon.Readers()[0]
 	args := append([]string{"--demo", "--demo-dir", dir, "--testdata", "../../../testdata", "--vpcd", r.VPCDAddr,
-		"--reader", r.Name, "--fullscreen", "--log-level", "debug"}, extra...)
+		"--reader", r.Name, "--fullscreen", "--log-level", "debug", "--demo-small-fleet"}, extra...)
 	cmd := exec.Command(filepath.Join(bin, "ssu-kiosk"), args...)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children too can be stopped if it fails to
@@ -178,8 +179,11 @@ func startDemo(t testing.TB, w, h int, extra ...string) *kiosk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout = io.Discard
-	k := &kiosk{display: display, dir: dir, cmd: cmd, log: watchLog(stderr), started: time.Now()}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &kiosk{display: display, dir: dir, cmd: cmd, log: watchLog(stderr), out: watchLog(stdout), started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ssu-kiosk/remote/fleetserver/store"
+	"ssu-kiosk/remote/fleetserver/web"
+)
+
+func TestUserAddReadsThePasswordFromStdin(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fleet.db")
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"user", "add", "--store", path, "--role", "ra", "--sites", "st-james,leeds-gi", "jo"},
+		strings.NewReader("a long enough password\n"), &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if strings.Contains(out.String()+errOut.String(), "a long enough password") {
+		t.Fatal("the password was echoed")
+	}
+	st, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, ok, err := st.User(ctx, "jo")
+	if !ok || err != nil || u.Role != "ra" || len(u.Sites) != 2 || !web.CheckPassword(u.PasswordHash, []byte("a long enough password")) {
+		t.Fatalf("user = %+v, %v, %v", u, ok, err)
+	}
+	// An RA without sites, and a short password, are refused.
+	if code := run(ctx, []string{"user", "add", "--store", path, "--role", "ra", "sam"}, strings.NewReader("a long enough password\n"), io.Discard, io.Discard); code == 0 {
+		t.Fatal("an RA without sites was accepted")
+	}
+	if code := run(ctx, []string{"user", "add", "--store", path, "--role", "viewer", "sam"}, strings.NewReader("short\n"), io.Discard, io.Discard); code == 0 {
+		t.Fatal("a short password was accepted")
+	}
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the server and read from the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestDemoStartsAndServes runs `ssu-fleetd --demo` (with a small data set) and signs in with the
+// printed admin account.
+func TestDemoStartsAndServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	httpAddr := "127.0.0.1:" + freePort(t)
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--demo", "--data", t.TempDir(), "--http", httpAddr, "--broker-listen", "127.0.0.1:" + freePort(t),
+			"--demo-kiosks", "1", "--seed-sessions-per-month", "300"}, nil, &out, io.Discard)
+	}()
+	var password string
+	deadline := time.Now().Add(90 * time.Second)
+	for password == "" || !strings.Contains(out.String(), "dashboard at") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not start:\n%s", out.String())
+		}
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) >= 3 && f[0] == "admin" {
+				password = f[2]
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm("http://"+httpAddr+"/login", map[string][]string{"name": {"admin"}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Fatalf("sign in with the printed demo password: %s", resp.Status)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the demo did not stop")
+	}
+}

@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// migrations are the schema's versions, applied in order, each in its own transaction; never edit one
+// that has shipped, add the next. One text serves both dialects: "{{id}}" is an auto-numbered primary
+// key and "{{clustered}}" makes SQLite keep a table's rows in primary-key order (WITHOUT ROWID), so
+// a report's range of sessions is read in one sequential pass. Times are Unix milliseconds (BIGINT) and flags 0/1 (INTEGER) in both, so every query is shared.
+var migrations = []string{
+	1: `
+CREATE TABLE kiosks (
+	id            TEXT PRIMARY KEY,
+	site          TEXT NOT NULL DEFAULT '',
+	ward          TEXT NOT NULL DEFAULT '',
+	registered_at BIGINT NOT NULL
+);
+CREATE TABLE kiosk_status (
+	kiosk       TEXT PRIMARY KEY REFERENCES kiosks (id),
+	online      INTEGER NOT NULL,
+	conn        BIGINT NOT NULL,
+	since       BIGINT NOT NULL,
+	app_version TEXT NOT NULL DEFAULT '',
+	started_at  BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE health (
+	kiosk        TEXT NOT NULL REFERENCES kiosks (id),
+	at           BIGINT NOT NULL,
+	reader       TEXT NOT NULL,
+	pcscd        TEXT NOT NULL,
+	identity_ok  INTEGER NOT NULL,
+	outbox_depth INTEGER NOT NULL,
+	maintenance  INTEGER NOT NULL,
+	app_version  TEXT NOT NULL,
+	config       TEXT NOT NULL,
+	cert_expiry  BIGINT NOT NULL,
+	disk_free    BIGINT NOT NULL,
+	uptime_s     BIGINT NOT NULL,
+	PRIMARY KEY (kiosk, at)
+);
+CREATE TABLE events (
+	id          TEXT PRIMARY KEY,
+	kiosk       TEXT NOT NULL,
+	kind        TEXT NOT NULL,
+	at          BIGINT NOT NULL,
+	session_at  BIGINT NOT NULL,
+	site        TEXT NOT NULL,
+	ward        TEXT NOT NULL,
+	method      TEXT NOT NULL,
+	step        TEXT NOT NULL,
+	reason      TEXT NOT NULL,
+	error_code  TEXT NOT NULL,
+	card_key    TEXT NOT NULL,
+	duration_ms BIGINT NOT NULL,
+	step_ms     BIGINT NOT NULL,
+	app_version TEXT NOT NULL,
+	received_at BIGINT NOT NULL
+);
+CREATE INDEX events_errors ON events (at, kiosk) WHERE kind = 'error';
+CREATE TABLE sessions (
+	kiosk            TEXT NOT NULL,
+	started_at       BIGINT NOT NULL,
+	site             TEXT NOT NULL,
+	ward             TEXT NOT NULL,
+	day              INTEGER NOT NULL,
+	hour_of_week     INTEGER NOT NULL,
+	started          INTEGER NOT NULL,
+	unlocked         INTEGER NOT NULL,
+	unlock_ms        BIGINT NOT NULL,
+	passcode_changed INTEGER NOT NULL,
+	code_failures    INTEGER NOT NULL,
+	reason           TEXT NOT NULL,
+	method           TEXT NOT NULL,
+	end_kind         TEXT NOT NULL,
+	end_step         TEXT NOT NULL,
+	error_code       TEXT NOT NULL,
+	card_key         TEXT NOT NULL,
+	PRIMARY KEY (started_at, kiosk)
+){{clustered}};
+CREATE INDEX sessions_unlocks ON sessions (started_at, site, ward, kiosk, unlock_ms, card_key) WHERE unlocked = 1;
+CREATE INDEX sessions_endings ON sessions (started_at, site, ward, kiosk, end_kind, end_step, reason, error_code, unlocked)
+	WHERE end_kind <> '' OR reason <> '' OR error_code <> '';
+CREATE TABLE daily_usage (
+	day              INTEGER NOT NULL,
+	kiosk            TEXT NOT NULL,
+	site             TEXT NOT NULL,
+	ward             TEXT NOT NULL,
+	sessions         BIGINT NOT NULL,
+	unlocks          BIGINT NOT NULL,
+	passcode_changes BIGINT NOT NULL,
+	abandoned        BIGINT NOT NULL,
+	timed_out        BIGINT NOT NULL,
+	card_removed     BIGINT NOT NULL,
+	ineligible       BIGINT NOT NULL,
+	code_failures    BIGINT NOT NULL,
+	service_errors   BIGINT NOT NULL,
+	email            BIGINT NOT NULL,
+	sms              BIGINT NOT NULL,
+	h0               BIGINT NOT NULL DEFAULT 0,
+	h1               BIGINT NOT NULL DEFAULT 0,
+	h2               BIGINT NOT NULL DEFAULT 0,
+	h3               BIGINT NOT NULL DEFAULT 0,
+	h4               BIGINT NOT NULL DEFAULT 0,
+	h5               BIGINT NOT NULL DEFAULT 0,
+	h6               BIGINT NOT NULL DEFAULT 0,
+	h7               BIGINT NOT NULL DEFAULT 0,
+	h8               BIGINT NOT NULL DEFAULT 0,
+	h9               BIGINT NOT NULL DEFAULT 0,
+	h10              BIGINT NOT NULL DEFAULT 0,
+	h11              BIGINT NOT NULL DEFAULT 0,
+	h12              BIGINT NOT NULL DEFAULT 0,
+	h13              BIGINT NOT NULL DEFAULT 0,
+	h14              BIGINT NOT NULL DEFAULT 0,
+	h15              BIGINT NOT NULL DEFAULT 0,
+	h16              BIGINT NOT NULL DEFAULT 0,
+	h17              BIGINT NOT NULL DEFAULT 0,
+	h18              BIGINT NOT NULL DEFAULT 0,
+	h19              BIGINT NOT NULL DEFAULT 0,
+	h20              BIGINT NOT NULL DEFAULT 0,
+	h21              BIGINT NOT NULL DEFAULT 0,
+	h22              BIGINT NOT NULL DEFAULT 0,
+	h23              BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (day, kiosk, site, ward)
+){{clustered}};
+CREATE TABLE commands (
+	id         TEXT PRIMARY KEY,
+	kiosk      TEXT NOT NULL REFERENCES kiosks (id),
+	name       TEXT NOT NULL,
+	args       TEXT NOT NULL,
+	issued_by  TEXT NOT NULL,
+	issued_at  BIGINT NOT NULL,
+	status     TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	result_at  BIGINT NOT NULL
+);
+CREATE INDEX commands_kiosk_issued_at ON commands (kiosk, issued_at);
+CREATE TABLE alerts (
+	id         {{id}},
+	kiosk      TEXT NOT NULL,
+	kind       TEXT NOT NULL,
+	detail     TEXT NOT NULL,
+	opened_at  BIGINT NOT NULL,
+	cleared_at BIGINT NOT NULL DEFAULT 0,
+	notified   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX alerts_open ON alerts (cleared_at, kiosk);
+CREATE TABLE users (
+	name       TEXT PRIMARY KEY,
+	role       TEXT NOT NULL,
+	sites      TEXT NOT NULL,
+	pw_hash    TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE web_sessions (
+	token_hash TEXT PRIMARY KEY,
+	user_name  TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+	csrf       TEXT NOT NULL,
+	expires_at BIGINT NOT NULL
+);`,
+}
+
+// SchemaVersion is the version the store's schema is brought to.
+func SchemaVersion() int { return len(migrations) - 1 }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for v := 1; v < len(migrations); v++ {
+		if err := s.migrateTo(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) migrateTo(ctx context.Context, v int) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate to %d: %w", v, err)
+	}
+	defer tx.Rollback()
+	if s.dialect == Postgres {
+		// Two servers starting at once against one database must not both apply a version.
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE schema_migrations IN EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("migrate to %d: %w", v, err)
+		}
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&have); err != nil {
+		return fmt.Errorf("migrate to %d: %w", v, err)
+	}
+	if have > 0 {
+		return nil
+	}
+	id := "INTEGER PRIMARY KEY AUTOINCREMENT"
+	if s.dialect == Postgres {
+		id = "BIGSERIAL PRIMARY KEY"
+	}
+	clustered := " WITHOUT ROWID"
+	if s.dialect == Postgres {
+		clustered = ""
+	}
+	text := strings.NewReplacer("{{id}}", id, "{{clustered}}", clustered).Replace(migrations[v])
+	for _, stmt := range strings.Split(text, ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate to %d: %w", v, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("migrate to %d: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate to %d: %w", v, err)
+	}
+	return nil
+}

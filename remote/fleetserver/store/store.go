@@ -1,0 +1,191 @@
+// Package store is the fleet server's database: kiosks, their status and health history, usage events
+// and the sessions derived from them, commands and their results, alerts, and web accounts. It runs on
+// SQLite (a file path, the default) or PostgreSQL (a postgres:// URL) with one schema applied through
+// numbered migrations, and it implements ingest.Store, so the fleet receiver writes straight into it.
+//
+// It must never store a password or a session token in clear (only their hashes), never store anything
+// a kiosk sends that package fleet has not validated, and never log a payload.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
+)
+
+// Dialect is the SQL flavour of a store.
+type Dialect int
+
+// The dialects.
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Store is the fleet server's database.
+type Store struct {
+	db      *sql.DB
+	read    *sql.DB // for reports: the same database; on SQLite a pool of read-only connections
+	dialect Dialect
+	loc     *time.Location // where "hour of day" and "day" mean something to people
+	// AutoRegister: a kiosk's first valid birth message registers it. When false, only kiosks added
+	// with AddKiosk are known and everything else is counted and dropped.
+	autoRegister bool
+
+	mu     sync.Mutex
+	places map[string]place // registered kiosks' sites and wards, as far as seen
+
+	unknown    atomic.Int64 // messages dropped because their kiosk is not registered
+	lastLagMS  atomic.Int64 // ingest lag of the last batch: commit time minus the newest event's time
+	newEvents  atomic.Int64
+	savedBatch atomic.Int64
+}
+
+// Options configure Open.
+type Options struct {
+	// Location is the time zone of the reports' hours and days; default Europe/London.
+	Location *time.Location
+	// ManualRegistration: only kiosks added with AddKiosk are known (default: a kiosk registers itself
+	// with its first birth message, which only a kiosk holding a certificate of the fleet CA can send).
+	ManualRegistration bool
+}
+
+// Open opens the store named by dsn: a postgres:// or postgresql:// URL for PostgreSQL, anything else is
+// a SQLite file path (":memory:" is not supported: use a temporary file). The schema is brought up to date.
+func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
+	s := &Store{loc: opt.Location, autoRegister: !opt.ManualRegistration, places: map[string]place{}}
+	if s.loc == nil {
+		loc, err := time.LoadLocation("Europe/London")
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		s.loc = loc
+	}
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s.dialect = Postgres
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+			s.db.SetMaxIdleConns(8)
+			s.read = s.db
+		}
+	} else {
+		if dsn == "" || dsn == ":memory:" {
+			return nil, errors.New("open store: a SQLite file path or a postgres:// URL is required")
+		}
+		s.dialect = SQLite
+		file := "file:" + (&url.URL{Path: dsn}).EscapedPath() +
+			"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
+			"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)&_pragma=mmap_size(268435456)"
+		s.db, err = sql.Open("sqlite", file+"&_txlock=immediate")
+		if err == nil {
+			// One writer at a time, on one connection: no SQLITE_BUSY between our own writers. WAL lets
+			// the read pool go on meanwhile; reports run their queries on it side by side.
+			s.db.SetMaxOpenConns(1)
+			s.read, err = sql.Open("sqlite", file+"&_pragma=query_only(1)")
+		}
+		if err == nil {
+			s.read.SetMaxOpenConns(4)
+			s.read.SetMaxIdleConns(4)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %s: %w", s.dialect, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error {
+	if s.read != nil && s.read != s.db {
+		s.read.Close()
+	}
+	return s.db.Close()
+}
+
+// Dialect says which database the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Location is the time zone of reports.
+func (s *Store) Location() *time.Location { return s.loc }
+
+// q rewrites a query written with '?' placeholders for the store's dialect ($1, $2… for PostgreSQL) and
+// fills the dialect's spelling of the few functions that differ. Queries never hold a literal '?'.
+func (s *Store) q(query string) string {
+	if s.dialect == SQLite {
+		return strings.ReplaceAll(query, "GREATEST(", "MAX(")
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.q(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.q(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// ms is the stored form of a time: Unix milliseconds, 0 for none.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS is the inverse of ms.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,234 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"ssu-kiosk/remote/fleet"
+	"ssu-kiosk/remote/fleet/ingest"
+	"ssu-kiosk/remote/fleetserver/store"
+	"ssu-kiosk/remote/fleetserver/store/storetest"
+)
+
+var ctx = context.Background()
+
+func birth(kiosk, site, ward string, conn uint64) fleet.Status {
+	return fleet.Status{V: 1, Kiosk: kiosk, Online: true, Conn: conn, Site: site, Ward: ward, AppVersion: "1.2.3", At: time.Now()}
+}
+
+// session returns the events of one session at a kiosk.
+func session(kiosk string, start time.Time, kinds ...fleet.UsageEvent) []fleet.UsageEvent {
+	out := []fleet.UsageEvent{{Kind: fleet.SessionStarted}}
+	out = append(out, kinds...)
+	for i := range out {
+		out[i].V, out[i].ID, out[i].Kiosk = 1, fleet.NewEventID(), kiosk
+		out[i].SessionAt = start
+		out[i].At = start.Add(time.Duration(i) * 10 * time.Second)
+	}
+	return out
+}
+
+func TestMigrationsApplyOnce(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := t.TempDir() + "/fleet.db"
+		for i := 0; i < 2; i++ {
+			s, err := store.Open(ctx, path, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := storetest.PostgresDSN(t)
+		for i := 0; i < 2; i++ {
+			s, err := store.Open(ctx, dsn, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+}
+
+func TestSaveRegistersDeduplicatesAndDropsUnknown(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		start := time.Date(2026, 10, 5, 9, 30, 0, 0, time.UTC) // a Monday, 10:30 in London
+		evs := session("kiosk-0001", start,
+			fleet.UsageEvent{Kind: fleet.MethodChosen, Method: "sms"},
+			fleet.UsageEvent{Kind: fleet.CodeRefused},
+			fleet.UsageEvent{Kind: fleet.CodeRefused},
+			fleet.UsageEvent{Kind: fleet.Unlocked, DurationMS: 95_000, CardKey: strings.Repeat("ab", 32)},
+			fleet.UsageEvent{Kind: fleet.PasscodeChanged})
+		stray := session("kiosk-0099", start) // never said hello
+		b := ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "leeds-gi", "ward-3", 1)},
+			Events: append(append([]fleet.UsageEvent{}, evs...), stray...)}
+		n, err := s.Save(ctx, b)
+		if err != nil || n != len(evs) {
+			t.Fatalf("save = %d, %v; want %d new", n, err, len(evs))
+		}
+		if got := s.IngestStats().UnknownKiosk; got != int64(len(stray)) {
+			t.Fatalf("unknown-kiosk messages = %d, want %d", got, len(stray))
+		}
+		// The same events again (a kiosk resending): nothing new, the session is not counted twice.
+		if n, err := s.Save(ctx, ingest.Batch{Events: evs}); n != 0 || err != nil {
+			t.Fatalf("resave = %d, %v", n, err)
+		}
+		k, ok, err := s.Kiosk(ctx, "kiosk-0001")
+		if !ok || err != nil || k.Site != "leeds-gi" || k.Ward != "ward-3" || !k.Online || k.AppVersion != "1.2.3" {
+			t.Fatalf("kiosk = %+v, %v, %v", k, ok, err)
+		}
+		from, to := store.MonthPeriod(2026, time.October, s.Location())
+		r, err := s.Report(ctx, store.ReportFilter{From: from, To: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Counts{Sessions: 1, Unlocks: 1, PasscodeChanges: 1, CodeFailures: 2, SMS: 1}
+		if r.Total != want {
+			t.Fatalf("totals = %+v, want %+v", r.Total, want)
+		}
+		if r.MedianUnlock != 95*time.Second || r.Heatmap[0][10] != 1 || len(r.BySite) != 1 || r.BySite[0].Site != "leeds-gi" {
+			t.Fatalf("median %v, heat map Monday 10:00 = %d, sites %+v", r.MedianUnlock, r.Heatmap[0][10], r.BySite)
+		}
+	})
+}
+
+func TestManualRegistrationDropsUnregisteredBirths(t *testing.T) {
+	storetest.Each(t, store.Options{ManualRegistration: true}, func(t *testing.T, s *store.Store) {
+		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "a", "b", 1)}})
+		if _, ok, _ := s.Kiosk(ctx, "kiosk-0001"); ok {
+			t.Fatal("an unregistered kiosk registered itself")
+		}
+		if err := s.AddKiosk(ctx, "kiosk-0001", "site-a", "ward-1"); err != nil {
+			t.Fatal(err)
+		}
+		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "", "", 2)}})
+		if k, ok, _ := s.Kiosk(ctx, "kiosk-0001"); !ok || !k.Online || k.Site != "site-a" {
+			t.Fatalf("registered kiosk = %+v", k)
+		}
+	})
+}
+
+func TestStatusHealthCommandsAndAlerts(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "s", "w", 5)}})
+		// A late Will of an older connection does not take the kiosk offline.
+		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{{V: 1, Kiosk: "kiosk-0001", Conn: 4}}})
+		if k, _, _ := s.Kiosk(ctx, "kiosk-0001"); !k.Online {
+			t.Fatal("a stale Will took the kiosk offline")
+		}
+		for i := 0; i < 3; i++ {
+			h := fleet.Health{V: 1, Kiosk: "kiosk-0001", At: now.Add(time.Duration(i-3) * time.Minute), Reader: "ready", OutboxDepth: i * 10}
+			if _, err := s.Save(ctx, ingest.Batch{Health: []fleet.Health{h}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hist, err := s.HealthHistory(ctx, "kiosk-0001", now.Add(-time.Hour), 10)
+		if err != nil || len(hist) != 3 || hist[0].OutboxDepth != 20 {
+			t.Fatalf("history = %+v, %v", hist, err)
+		}
+		if k, _, _ := s.Kiosk(ctx, "kiosk-0001"); k.OutboxDepth != 20 || k.Reader != "ready" {
+			t.Fatalf("kiosk's latest health = %+v", k)
+		}
+
+		c := store.Command{ID: "c1", Kiosk: "kiosk-0001", Name: "reboot", IssuedBy: "admin", IssuedAt: now, Status: store.CommandSending}
+		if err := s.AddCommand(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		s.MarkCommand(ctx, "c1", store.CommandSent, "")
+		res := func(st fleet.ResultStatus, at time.Time) ingest.Batch {
+			return ingest.Batch{Results: []fleet.CommandResult{{V: 1, ID: "c1", Kiosk: "kiosk-0001", Status: st, At: at}}}
+		}
+		s.Save(ctx, res(fleet.ResultOK, now.Add(2*time.Second)))
+		s.Save(ctx, res(fleet.ResultDeferred, now.Add(time.Second))) // late, older: ignored
+		if got, _, _ := s.Command(ctx, "c1"); got.Status != "ok" {
+			t.Fatalf("command = %+v", got)
+		}
+
+		a, opened, err := s.RaiseAlert(ctx, "kiosk-0001", "reader-missing", "no reader", now)
+		if err != nil || !opened {
+			t.Fatal(opened, err)
+		}
+		if _, again, _ := s.RaiseAlert(ctx, "kiosk-0001", "reader-missing", "no reader", now); again {
+			t.Fatal("an open alert was raised twice")
+		}
+		if open, _ := s.OpenAlerts(ctx, []string{"other-site"}); len(open) != 0 {
+			t.Fatalf("another site's alerts: %+v", open)
+		}
+		if open, _ := s.OpenAlerts(ctx, nil); len(open) != 1 || open[0].ID != a.ID {
+			t.Fatalf("open alerts = %+v", open)
+		}
+		if _, cleared, _ := s.ClearAlert(ctx, "kiosk-0001", "reader-missing", now); !cleared {
+			t.Fatal("alert not cleared")
+		}
+		if open, _ := s.OpenAlerts(ctx, nil); len(open) != 0 {
+			t.Fatalf("open alerts after clearing = %+v", open)
+		}
+	})
+}
+
+func TestUsersAndSessions(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		if err := s.PutUser(ctx, store.User{Name: "ra1", Role: "ra", Sites: []string{"a", "b"}, PasswordHash: "$argon2id$x"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateSession(ctx, "hash1", "ra1", "csrf1", time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		s.CreateSession(ctx, "hash2", "ra1", "csrf2", time.Now().Add(-time.Hour))
+		u, csrf, ok, err := s.Session(ctx, "hash1")
+		if !ok || err != nil || u.Name != "ra1" || csrf != "csrf1" || len(u.Sites) != 2 {
+			t.Fatalf("session = %+v %q %v %v", u, csrf, ok, err)
+		}
+		if _, _, ok, _ := s.Session(ctx, "hash2"); ok {
+			t.Fatal("an expired session was accepted")
+		}
+		s.DeleteSession(ctx, "hash1")
+		if _, _, ok, _ := s.Session(ctx, "hash1"); ok {
+			t.Fatal("a deleted session was accepted")
+		}
+	})
+}
+
+func TestReportFiltersBySiteAndRefusesBadPeriods(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		start := time.Date(2026, 9, 10, 12, 0, 0, 0, time.UTC)
+		var sessions []store.Session
+		for i, site := range []string{"a", "a", "b"} {
+			sessions = append(sessions, store.Session{Kiosk: "kiosk-000" + string(rune('1'+i)), Site: site, Ward: "w",
+				StartedAt: start.Add(time.Duration(i) * time.Hour), Started: true, Unlocked: true, UnlockMS: int64(60_000 * (i + 1)),
+				Method: "email", CardKey: strings.Repeat("cd", 32)})
+		}
+		sessions = append(sessions, store.Session{Kiosk: "kiosk-0001", Site: "a", Ward: "w", StartedAt: start.Add(-time.Hour),
+			Started: true, EndKind: "abandoned", EndStep: "enter-code", Reason: "", ErrorCode: "ERR1009"})
+		if err := s.BulkLoad(ctx, sessions, nil); err != nil {
+			t.Fatal(err)
+		}
+		from, to := store.MonthPeriod(2026, time.September, s.Location())
+		r, err := s.Report(ctx, store.ReportFilter{From: from, To: to, Sites: []string{"a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Total.Sessions != 3 || r.Total.Unlocks != 2 || r.Total.Abandoned != 1 || r.Total.ServiceErrors != 1 {
+			t.Fatalf("site a totals = %+v", r.Total)
+		}
+		if r.RepeatCards != 1 || r.RepeatUnlocks != 1 || len(r.AbandonedByStep) != 1 || r.AbandonedByStep[0].Key != "enter-code" {
+			t.Fatalf("repeats %d/%d, abandoned by step %+v", r.RepeatCards, r.RepeatUnlocks, r.AbandonedByStep)
+		}
+		if r.RAHoursSaved < 0.66 || r.RAHoursSaved > 0.67 {
+			t.Fatalf("RA hours saved = %v, want 2 x 20 min", r.RAHoursSaved)
+		}
+		if len(r.Tables()) < 10 {
+			t.Fatalf("only %d tables", len(r.Tables()))
+		}
+		if r, _ := s.Report(ctx, store.ReportFilter{From: from, To: to, Sites: []string{}}); r.Total.Sessions != 0 {
+			t.Fatal("an empty site list saw sessions")
+		}
+		if _, err := s.Report(ctx, store.ReportFilter{From: to, To: from}); err == nil {
+			t.Fatal("a backwards period was accepted")
+		}
+	})
+}

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Roles of web accounts.
+const (
+	RoleITAdmin = "it-admin" // fleet health and commands, every report
+	RoleRA      = "ra"       // usage reports of their own sites only
+	RoleViewer  = "viewer"   // fleet health and every report, read only
+)
+
+// ValidRole reports whether r is a role.
+func ValidRole(r string) bool { return r == RoleITAdmin || r == RoleRA || r == RoleViewer }
+
+// KDF is the Argon2id cost of new password hashes. A hash records its own cost, so changing this
+// only affects hashes made afterwards.
+type KDF struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+// DefaultKDF follows OWASP's Argon2id recommendation (19 MiB, 2 passes, 1 lane).
+var DefaultKDF = KDF{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
+
+// HashPassword returns a PHC-format Argon2id hash of a password: $argon2id$v=19$m=…,t=…,p=…$salt$hash.
+func HashPassword(password []byte, k KDF) (string, error) {
+	if len(password) < 12 {
+		return "", errors.New("password: at least 12 characters")
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("password: %w", err)
+	}
+	sum := argon2.IDKey(password, salt, k.Time, k.MemoryKiB, k.Threads, 32)
+	enc := base64.RawStdEncoding.EncodeToString
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, k.MemoryKiB, k.Time, k.Threads, enc(salt), enc(sum)), nil
+}
+
+// CheckPassword reports whether password matches a hash made by HashPassword.
+func CheckPassword(hash string, password []byte) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var k KDF
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &k.MemoryKiB, &k.Time, &k.Threads); err != nil || k.MemoryKiB > 1<<21 || k.Time > 64 {
+		return false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey(password, salt, k.Time, k.MemoryKiB, k.Threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is checked when a user does not exist, so that takes as long as a wrong password.
+var dummyHash, _ = HashPassword([]byte("not-a-real-password-at-all"), DefaultKDF)
+
+// newToken returns a random token and the hash under which it is stored.
+func newToken() (token, hash string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, tokenHash(token)
+}
+
+func tokenHash(token string) string {
+	s := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(s[:])
+}
+
+// limiter refuses logins after too many failures from one address or for one account within a window.
+type limiter struct {
+	mu       sync.Mutex
+	max      int
+	window   time.Duration
+	failures map[string][]time.Time
+}
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, failures: map[string][]time.Time{}}
+}
+
+// allowed reports whether every key may try again now.
+func (l *limiter) allowed(now time.Time, keys ...string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if len(l.recent(k, now)) >= l.max {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *limiter) fail(now time.Time, keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failures) > 100000 { // a flood of made-up names: forget the oldest state rather than grow
+		clear(l.failures)
+	}
+	for _, k := range keys {
+		l.failures[k] = append(l.recent(k, now), now)
+	}
+}
+
+func (l *limiter) succeed(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		delete(l.failures, k)
+	}
+}
+
+func (l *limiter) recent(k string, now time.Time) []time.Time {
+	f := l.failures[k]
+	i := 0
+	for i < len(f) && now.Sub(f[i]) > l.window {
+		i++
+	}
+	f = f[i:]
+	if len(f) == 0 {
+		delete(l.failures, k)
+		return nil
+	}
+	l.failures[k] = f
+	return f
+}

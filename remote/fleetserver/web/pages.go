@@ -1,0 +1,482 @@
+package web
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"ssu-kiosk/remote/fleet"
+	"ssu-kiosk/remote/fleetserver/store"
+)
+
+var pageNames = []string{"login", "error", "fleet", "kiosk", "alerts", "report"}
+
+func (s *Server) parseTemplates() error {
+	loc := s.cfg.Store.Location()
+	funcs := template.FuncMap{
+		"ts": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.In(loc).Format("2006-01-02 15:04")
+		},
+		"date": func(t time.Time) string { return t.In(loc).Format("2 January 2006") },
+		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return humanDuration(s.cfg.Now().Sub(t)) + " ago"
+		},
+		"until": func(t time.Time) string { return humanDuration(t.Sub(s.cfg.Now())) },
+		"mib":   func(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) },
+		"query": func(q url.Values) template.URL { return template.URL(q.Encode()) },
+	}
+	s.pages = map[string]*template.Template{}
+	for _, p := range pageNames {
+		t, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return fmt.Errorf("web templates: %w", err)
+		}
+		s.pages[p] = t
+	}
+	t, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/print.html")
+	if err != nil {
+		return fmt.Errorf("web templates: %w", err)
+	}
+	s.pages["print"] = t
+	return nil
+}
+
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, page string, v viewer, data map[string]any) {
+	data["V"] = v
+	data["Path"] = r.URL.Path
+	var buf bytes.Buffer
+	name := "layout"
+	if page == "print" {
+		name = "print"
+	}
+	if err := s.pages[page].ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.Error("web: render failed", "page", page, "err", err)
+		http.Error(w, "could not render the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(buf.Bytes())
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "login", viewer{}, map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
+}
+
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	password := []byte(r.PostFormValue("password"))
+	defer clear(password)
+	next := safeNext(r.PostFormValue("next"))
+	now := s.cfg.Now()
+	keys := []string{"ip:" + clientIP(r), "user:" + strings.ToLower(name)}
+	again := func(code int, msg string) {
+		w.WriteHeader(code)
+		s.render(w, r, "login", viewer{}, map[string]any{"Title": "Sign in", "Next": next, "Name": name, "Error": msg})
+	}
+	if !s.login.allowed(now, keys...) {
+		again(http.StatusTooManyRequests, "Too many failed sign-ins. Wait 15 minutes and try again.")
+		return
+	}
+	u, found, err := s.cfg.Store.User(r.Context(), name)
+	if err != nil {
+		s.internal(w, r, viewer{}, err)
+		return
+	}
+	hash := dummyHash
+	if found {
+		hash = u.PasswordHash
+	}
+	if ok := CheckPassword(hash, password); !ok || !found {
+		s.login.fail(now, keys...)
+		s.log.Warn("web: sign-in refused", "ip", clientIP(r))
+		again(http.StatusUnauthorized, "That name and password do not match an account.")
+		return
+	}
+	s.login.succeed(keys[1])
+	token, hashed := newToken()
+	csrf, _ := newToken()
+	if err := s.cfg.Store.CreateSession(r.Context(), hashed, u.Name, csrf, now.Add(s.cfg.SessionTTL)); err != nil {
+		s.internal(w, r, viewer{}, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.cfg.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(s.cfg.SessionTTL.Seconds())})
+	s.log.Info("web: signed in", "user", u.Name, "role", u.Role)
+	if next == "/" && u.Role == RoleRA {
+		next = "/reports"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, v viewer) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.cfg.Store.DeleteSession(r.Context(), tokenHash(c.Value))
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.Secure})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func kioskFilter(r *http.Request) store.KioskFilter {
+	return store.KioskFilter{Site: r.URL.Query().Get("site"), Ward: r.URL.Query().Get("ward")}
+}
+
+func (s *Server) fleetPage(w http.ResponseWriter, r *http.Request, v viewer) {
+	if v.Role == RoleRA {
+		http.Redirect(w, r, "/reports", http.StatusSeeOther)
+		return
+	}
+	f := kioskFilter(r)
+	kiosks, err := s.cfg.Store.Kiosks(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	places, err := s.cfg.Store.Places(r.Context())
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	alerts, err := s.cfg.Store.OpenAlerts(r.Context(), nil)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	online := 0
+	for _, k := range kiosks {
+		if k.Online {
+			online++
+		}
+	}
+	sites, wards := sitesAndWards(places, f.Site)
+	s.render(w, r, "fleet", v, map[string]any{"Title": "Fleet", "Kiosks": kiosks, "Online": online, "Filter": f,
+		"Sites": sites, "Wards": wards, "Alerts": alerts, "Refresh": true})
+}
+
+func sitesAndWards(places []store.Place, site string) (sites, wards []string) {
+	for _, p := range places {
+		if !slices.Contains(sites, p.Site) {
+			sites = append(sites, p.Site)
+		}
+		if (site == "" || p.Site == site) && !slices.Contains(wards, p.Ward) {
+			wards = append(wards, p.Ward)
+		}
+	}
+	slices.Sort(wards)
+	return sites, wards
+}
+
+func (s *Server) kioskPage(w http.ResponseWriter, r *http.Request, v viewer) {
+	id := r.PathValue("id")
+	k, ok, err := s.cfg.Store.Kiosk(r.Context(), id)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	if !ok {
+		s.fail(w, r, v, http.StatusNotFound, "There is no kiosk "+id+".")
+		return
+	}
+	now := s.cfg.Now()
+	hist, err := s.cfg.Store.HealthHistory(r.Context(), id, now.Add(-24*time.Hour), 400)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	cmds, err := s.cfg.Store.Commands(r.Context(), id, 30)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	alerts, err := s.cfg.Store.KioskAlerts(r.Context(), id, 20)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	table := hist
+	if len(table) > 24 {
+		table = table[:24]
+	}
+	s.render(w, r, "kiosk", v, map[string]any{"Title": "Kiosk " + id, "K": k, "History": table, "HistoryCount": len(hist),
+		"Chart": healthChart(hist, now), "Commands": cmds, "Alerts": alerts, "Refresh": true,
+		"Sent": r.URL.Query().Get("sent"), "CmdError": r.URL.Query().Get("error")})
+}
+
+// command turns a web request into a fleet command.
+func command(name, message string, now time.Time) (fleet.Command, string, error) {
+	c := fleet.Command{V: fleet.Version, ID: "c-" + uuid.Must(uuid.NewV7()).String(), IssuedAt: now.UTC(), ExpiresAt: now.Add(time.Hour).UTC()}
+	args := ""
+	switch name {
+	case "maintenance-on", "maintenance-off":
+		on := name == "maintenance-on"
+		c.Name, c.On = fleet.CmdMaintenance, &on
+		if on {
+			c.Message = strings.TrimSpace(message)
+			args = "on"
+			if c.Message != "" {
+				args += ": " + c.Message
+			}
+		} else {
+			args = "off"
+		}
+	case "reboot":
+		c.Name = fleet.CmdReboot
+	case "identify":
+		c.Name = fleet.CmdIdentify
+	case "reload":
+		c.Name = fleet.CmdReload
+	default:
+		return fleet.Command{}, "", fmt.Errorf("unknown command %q", name)
+	}
+	return c, args, c.Validate()
+}
+
+// send records a command, sends it and records whether it went; the kiosk's answer arrives later
+// through ingest.
+func (s *Server) send(r *http.Request, v viewer, kiosk, name, message string) (store.Command, int, error) {
+	if _, ok, err := s.cfg.Store.Kiosk(r.Context(), kiosk); err != nil {
+		return store.Command{}, http.StatusInternalServerError, err
+	} else if !ok {
+		return store.Command{}, http.StatusNotFound, fmt.Errorf("there is no kiosk %s", kiosk)
+	}
+	cmd, args, err := command(name, message, s.cfg.Now())
+	if err != nil {
+		return store.Command{}, http.StatusBadRequest, err
+	}
+	rec := store.Command{ID: cmd.ID, Kiosk: kiosk, Name: string(cmd.Name), Args: args, IssuedBy: v.Name, IssuedAt: cmd.IssuedAt,
+		Status: store.CommandSending}
+	if err := s.cfg.Store.AddCommand(r.Context(), rec); err != nil {
+		return store.Command{}, http.StatusInternalServerError, err
+	}
+	rec.Status = store.CommandSent
+	if err := s.cfg.Commands.Send(r.Context(), kiosk, cmd); err != nil {
+		rec.Status, rec.Reason = store.CommandSendFailed, err.Error()
+	}
+	if err := s.cfg.Store.MarkCommand(r.Context(), rec.ID, rec.Status, rec.Reason); err != nil {
+		return store.Command{}, http.StatusInternalServerError, err
+	}
+	s.log.Info("web: command sent", "user", v.Name, "kiosk", kiosk, "command", rec.Name, "id", rec.ID, "status", rec.Status)
+	return rec, http.StatusAccepted, nil
+}
+
+func (s *Server) commandSubmit(w http.ResponseWriter, r *http.Request, v viewer) {
+	id := r.PathValue("id")
+	rec, code, err := s.send(r, v, id, r.PostFormValue("name"), r.PostFormValue("message"))
+	if code == http.StatusInternalServerError {
+		s.internal(w, r, v, err)
+		return
+	}
+	if code == http.StatusNotFound {
+		s.fail(w, r, v, code, err.Error())
+		return
+	}
+	q := url.Values{}
+	if err != nil {
+		q.Set("error", err.Error())
+	} else {
+		q.Set("sent", rec.ID)
+	}
+	http.Redirect(w, r, "/kiosks/"+url.PathEscape(id)+"?"+q.Encode()+"#commands", http.StatusSeeOther)
+}
+
+func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, v viewer) {
+	alerts, err := s.cfg.Store.OpenAlerts(r.Context(), nil)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	s.render(w, r, "alerts", v, map[string]any{"Title": "Alerts", "Alerts": alerts, "Refresh": true})
+}
+
+// reportRequest reads a report's filter from a request and checks it against the viewer's sites.
+func (s *Server) reportRequest(r *http.Request, v viewer) (store.ReportFilter, string, int, error) {
+	q := r.URL.Query()
+	loc := s.cfg.Store.Location()
+	f := store.ReportFilter{Site: q.Get("site"), Ward: q.Get("ward"), Kiosk: q.Get("kiosk"), Sites: v.sites()}
+	if f.Site != "" && !v.maySee(f.Site) {
+		return f, "", http.StatusForbidden, fmt.Errorf("your account cannot see the reports of %s", f.Site)
+	}
+	var label string
+	switch {
+	case q.Get("from") != "" || q.Get("to") != "":
+		from, err1 := time.ParseInLocation("2006-01-02", q.Get("from"), loc)
+		to, err2 := time.ParseInLocation("2006-01-02", q.Get("to"), loc)
+		if err1 != nil || err2 != nil || to.Before(from) {
+			return f, "", http.StatusBadRequest, fmt.Errorf("the period needs a start and an end date (YYYY-MM-DD), the end not before the start")
+		}
+		f.From, f.To = from, to.AddDate(0, 0, 1)
+		label = from.Format("2 Jan 2006") + " to " + to.Format("2 Jan 2006")
+	default:
+		month := q.Get("month")
+		var m time.Time
+		if month == "" {
+			now := s.cfg.Now().In(loc)
+			m = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
+		} else {
+			var err error
+			if m, err = time.ParseInLocation("2006-01", month, loc); err != nil {
+				return f, "", http.StatusBadRequest, fmt.Errorf("month must be YYYY-MM")
+			}
+		}
+		f.From, f.To = store.MonthPeriod(m.Year(), m.Month(), loc)
+		label = m.Format("January 2006")
+	}
+	if f.To.Sub(f.From) > 400*24*time.Hour {
+		return f, "", http.StatusBadRequest, fmt.Errorf("a report covers at most about a year")
+	}
+	return f, label, http.StatusOK, nil
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request, v viewer) (*store.Report, string, bool) {
+	f, label, code, err := s.reportRequest(r, v)
+	if err != nil {
+		s.fail(w, r, v, code, err.Error())
+		return nil, "", false
+	}
+	rep, err := s.cfg.Store.Report(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, v, err)
+		return nil, "", false
+	}
+	return rep, label, true
+}
+
+func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, v viewer) {
+	rep, label, ok := s.report(w, r, v)
+	if !ok {
+		return
+	}
+	places, err := s.cfg.Store.Places(r.Context())
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	var mine []store.Place
+	for _, p := range places {
+		if v.maySee(p.Site) {
+			mine = append(mine, p)
+		}
+	}
+	q := r.URL.Query()
+	sites, wards := sitesAndWards(mine, q.Get("site"))
+	month := q.Get("month")
+	if month == "" && q.Get("from") == "" {
+		month = rep.Filter.From.In(s.cfg.Store.Location()).Format("2006-01")
+	}
+	s.render(w, r, "report", v, map[string]any{"Title": "Usage report", "R": rep, "Label": label, "Tables": rep.Tables(),
+		"Query": q, "Month": month, "From": q.Get("from"), "To": q.Get("to"), "Sites": sites, "Wards": wards,
+		"Site": q.Get("site"), "Ward": q.Get("ward"), "Kiosk": q.Get("kiosk"),
+		"Heatmap": heatmapChart(rep), "Trend": trendChart(rep), "Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved)})
+}
+
+func (s *Server) reportPrint(w http.ResponseWriter, r *http.Request, v viewer) {
+	rep, label, ok := s.report(w, r, v)
+	if !ok {
+		return
+	}
+	scope := "All sites"
+	if v.Role == RoleRA {
+		scope = "Sites: " + strings.Join(v.Sites, ", ")
+	}
+	for _, part := range []string{rep.Filter.Site, rep.Filter.Ward, rep.Filter.Kiosk} {
+		if part != "" {
+			scope = strings.Join(nonEmpty(rep.Filter.Site, rep.Filter.Ward, rep.Filter.Kiosk), " / ")
+		}
+	}
+	s.render(w, r, "print", v, map[string]any{"Title": "Smartcard unlock kiosks: usage, " + label, "R": rep, "Label": label,
+		"Scope": scope, "Tables": rep.Tables(), "Heatmap": heatmapChart(rep), "Trend": trendChart(rep),
+		"Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved), "Made": s.cfg.Now()})
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request, v viewer) {
+	rep, _, ok := s.report(w, r, v)
+	if !ok {
+		return
+	}
+	name := r.PathValue("table")
+	for _, t := range rep.Tables() {
+		if t.Name != name {
+			continue
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="ssu-usage-%s-%s.csv"`, t.Name,
+			rep.Filter.From.In(s.cfg.Store.Location()).Format("2006-01-02")))
+		cw := csv.NewWriter(w)
+		cw.Write(t.Header)
+		for _, row := range t.Rows {
+			cw.Write(csvSafe(row))
+		}
+		cw.Flush()
+		return
+	}
+	s.fail(w, r, v, http.StatusNotFound, "There is no table "+strconv.Quote(name)+".")
+}
+
+// csvSafe keeps a spreadsheet from reading a cell as a formula.
+func csvSafe(row []string) []string {
+	out := make([]string, len(row))
+	for i, c := range row {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			if _, err := strconv.ParseFloat(c, 64); err != nil {
+				c = "'" + c
+			}
+		}
+		out[i] = c
+	}
+	return out
+}

@@ -1,0 +1,282 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ssu-kiosk/remote/fleet"
+	"ssu-kiosk/remote/fleet/ingest"
+	"ssu-kiosk/remote/fleetserver/store"
+	"ssu-kiosk/remote/fleetserver/store/storetest"
+	"ssu-kiosk/remote/fleetserver/web"
+)
+
+// sender is a fake CommandSender that records what it was asked to send.
+type sender struct {
+	mu   sync.Mutex
+	sent []fleet.Command
+}
+
+func (s *sender) Send(_ context.Context, kiosk string, c fleet.Command) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, c)
+	return nil
+}
+
+func (s *sender) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sent)
+}
+
+const password = "correct horse battery staple"
+
+type fixture struct {
+	srv    *httptest.Server
+	st     *store.Store
+	sender *sender
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.SQLite(t, store.Options{})
+	hash, err := web.HashPassword([]byte(password), web.DefaultKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{
+		{Name: "admin", Role: web.RoleITAdmin}, {Name: "viewer", Role: web.RoleViewer},
+		{Name: "ra-a", Role: web.RoleRA, Sites: []string{"site-a"}},
+	} {
+		u.PasswordHash = hash
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	b := ingest.Batch{Statuses: []fleet.Status{
+		{V: 1, Kiosk: "kiosk-0001", Online: true, Conn: 1, Site: "site-a", Ward: "w1", At: now},
+		{V: 1, Kiosk: "kiosk-0002", Online: true, Conn: 1, Site: "site-b", Ward: "w1", At: now},
+	}}
+	for i, k := range []string{"kiosk-0001", "kiosk-0002"} {
+		start := time.Date(2026, 10, 14, 10, 0, 0, 0, time.UTC).Add(-time.Duration(i) * time.Hour)
+		for j, kind := range []fleet.EventKind{fleet.SessionStarted, fleet.MethodChosen, fleet.Unlocked} {
+			b.Events = append(b.Events, fleet.UsageEvent{V: 1, ID: fleet.NewEventID(), Kind: kind, Kiosk: k, At: start.Add(time.Duration(j) * time.Minute),
+				SessionAt: start, Method: "email", DurationMS: int64(j) * 60000})
+		}
+	}
+	if _, err := st.Save(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{st: st, sender: &sender{}}
+	w, err := web.New(web.Config{Store: st, Commands: f.sender, Secure: true, Log: slog.New(slog.DiscardHandler),
+		Metrics: web.NewMetrics(st, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewTLSServer(w)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// client returns an HTTPS client that does not follow redirects, signed in as name ("" for none).
+func (f *fixture) client(t *testing.T, name string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := f.srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if name != "" {
+		resp, err := c.PostForm(f.srv.URL+"/login", url.Values{"name": {name}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %s", name, resp.Status)
+		}
+		var secure bool
+		for _, ck := range resp.Cookies() {
+			secure = ck.Secure && ck.HttpOnly
+		}
+		if !secure {
+			t.Fatal("the session cookie is not Secure and HttpOnly")
+		}
+	}
+	return c
+}
+
+func (f *fixture) get(t *testing.T, c *http.Client, path string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(f.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (f *fixture) csrf(t *testing.T, c *http.Client) string {
+	_, body := f.get(t, c, "/api/me")
+	i := strings.Index(body, `"csrf_token": "`)
+	if i < 0 {
+		t.Fatalf("no csrf token in %s", body)
+	}
+	rest := body[i+len(`"csrf_token": "`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+func (f *fixture) post(t *testing.T, c *http.Client, path string, form url.Values) int {
+	t.Helper()
+	resp, err := c.PostForm(f.srv.URL+path, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestLoggedOutRequestsAreRefused(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, "")
+	for _, p := range []string{"/", "/kiosks/kiosk-0001", "/alerts", "/reports", "/reports/csv/by-site", "/reports/print"} {
+		if code, _ := f.get(t, c, p); code != http.StatusSeeOther {
+			t.Errorf("GET %s logged out: %d, want a redirect to sign in", p, code)
+		}
+	}
+	for _, p := range []string{"/api/kiosks", "/api/reports", "/api/alerts", "/api/me"} {
+		if code, _ := f.get(t, c, p); code != http.StatusUnauthorized {
+			t.Errorf("GET %s logged out: %d, want 401", p, code)
+		}
+	}
+	if code := f.post(t, c, "/kiosks/kiosk-0001/commands", url.Values{"name": {"reboot"}}); code != http.StatusUnauthorized {
+		t.Errorf("POST a command logged out: %d", code)
+	}
+	if f.sender.count() != 0 {
+		t.Fatal("a command was sent")
+	}
+	if code, _ := f.get(t, c, "/login"); code != http.StatusOK {
+		t.Fatal("the sign-in page is not public")
+	}
+	if code, body := f.get(t, c, "/metrics"); code != http.StatusOK || !strings.Contains(body, "ssu_fleet_kiosks_online 2") {
+		t.Fatalf("metrics: %d\n%.300s", code, body)
+	}
+}
+
+func TestRACannotCommandOrReadOtherSites(t *testing.T) {
+	f := newFixture(t)
+	ra := f.client(t, "ra-a")
+	token := f.csrf(t, ra)
+	if code := f.post(t, ra, "/kiosks/kiosk-0001/commands", url.Values{"csrf": {token}, "name": {"reboot"}}); code != http.StatusForbidden {
+		t.Errorf("RA sending a command: %d, want 403", code)
+	}
+	if code, _ := f.get(t, ra, "/reports?site=site-b"); code != http.StatusForbidden {
+		t.Errorf("RA reading another site's report: %d, want 403", code)
+	}
+	if code, _ := f.get(t, ra, "/reports/csv/by-site?site=site-b"); code != http.StatusForbidden {
+		t.Errorf("RA reading another site's CSV: %d, want 403", code)
+	}
+	if code, _ := f.get(t, ra, "/api/reports?site=site-b"); code != http.StatusForbidden {
+		t.Errorf("RA reading another site's report through the API: %d, want 403", code)
+	}
+	if code, _ := f.get(t, ra, "/kiosks/kiosk-0002"); code != http.StatusForbidden {
+		t.Errorf("RA reading a kiosk page: %d, want 403", code)
+	}
+	// Their own report holds only their site, even without naming it.
+	code, body := f.get(t, ra, "/reports/csv/by-site?month=2026-10")
+	if code != http.StatusOK || !strings.Contains(body, "site-a,1,1") || strings.Contains(body, "site-b") {
+		t.Fatalf("RA's own CSV: %d\n%s", code, body)
+	}
+	if f.sender.count() != 0 {
+		t.Fatal("a command was sent")
+	}
+}
+
+func TestITAdminCommandsNeedCSRF(t *testing.T) {
+	f := newFixture(t)
+	admin := f.client(t, "admin")
+	if code := f.post(t, admin, "/kiosks/kiosk-0001/commands", url.Values{"name": {"identify"}}); code != http.StatusForbidden {
+		t.Fatalf("command without a CSRF token: %d, want 403", code)
+	}
+	token := f.csrf(t, admin)
+	if code := f.post(t, admin, "/kiosks/kiosk-0001/commands", url.Values{"csrf": {token}, "name": {"identify"}}); code != http.StatusSeeOther {
+		t.Fatalf("command: %d, want 303", code)
+	}
+	if f.sender.count() != 1 || f.sender.sent[0].Name != fleet.CmdIdentify {
+		t.Fatalf("sent %+v", f.sender.sent)
+	}
+	cmds, _ := f.st.Commands(context.Background(), "kiosk-0001", 5)
+	if len(cmds) != 1 || cmds[0].Status != store.CommandSent || cmds[0].IssuedBy != "admin" {
+		t.Fatalf("recorded %+v", cmds)
+	}
+	viewer := f.client(t, "viewer")
+	if code := f.post(t, viewer, "/kiosks/kiosk-0001/commands", url.Values{"csrf": {f.csrf(t, viewer)}, "name": {"reboot"}}); code != http.StatusForbidden {
+		t.Fatalf("viewer sending a command: %d, want 403", code)
+	}
+	if code, body := f.get(t, viewer, "/"); code != http.StatusOK || !strings.Contains(body, "kiosk-0002") {
+		t.Fatalf("viewer's fleet view: %d", code)
+	}
+}
+
+func TestJSONAPI(t *testing.T) {
+	f := newFixture(t)
+	viewer := f.client(t, "viewer")
+	code, body := f.get(t, viewer, "/api/kiosks?site=site-b")
+	var kiosks struct {
+		Kiosks []store.Kiosk `json:"kiosks"`
+	}
+	if err := json.Unmarshal([]byte(body), &kiosks); code != http.StatusOK || err != nil || len(kiosks.Kiosks) != 1 ||
+		kiosks.Kiosks[0].ID != "kiosk-0002" || !kiosks.Kiosks[0].Online || !strings.Contains(body, `"outbox_depth"`) {
+		t.Fatalf("GET /api/kiosks: %d %v\n%s", code, err, body)
+	}
+	code, body = f.get(t, viewer, "/api/reports?from=2000-01-01&to=2100-01-01")
+	if code != http.StatusBadRequest {
+		t.Fatalf("a report over a century: %d", code)
+	}
+	code, body = f.get(t, viewer, "/api/reports?month=2026-10")
+	var rep struct {
+		Report store.Report `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(body), &rep); code != http.StatusOK || err != nil || rep.Report.Total.Unlocks != 2 {
+		t.Fatalf("GET /api/reports: %d %v\n%.400s", code, err, body)
+	}
+}
+
+func TestLoginIsRateLimited(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, "")
+	for i := 0; i < 5; i++ {
+		if code := f.post(t, c, "/login", url.Values{"name": {"admin"}, "password": {"wrong password here"}}); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i, code)
+		}
+	}
+	if code := f.post(t, c, "/login", url.Values{"name": {"admin"}, "password": {password}}); code != http.StatusTooManyRequests {
+		t.Fatalf("sign-in after 5 failures: %d, want 429", code)
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := web.HashPassword([]byte(password), web.DefaultKDF)
+	if err != nil || !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q, %v", h, err)
+	}
+	if !web.CheckPassword(h, []byte(password)) || web.CheckPassword(h, []byte("correct horse battery stapler")) {
+		t.Fatal("check password is wrong")
+	}
+	if _, err := web.HashPassword([]byte("short"), web.DefaultKDF); err == nil {
+		t.Fatal("a short password was accepted")
+	}
+}
