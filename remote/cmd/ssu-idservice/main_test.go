@@ -77,14 +77,14 @@ func TestImportAndRA(t *testing.T) {
 	}{
 		{"", []string{"ra", "set-email", "--db", db, "555000000003", "jo.noemail@nhs.net"}},
 		{"", []string{"ra", "set-mobile", "--db", db, "555000000003", "07700 900333"}},
-		{"87654321\n", []string{"ra", "set-sopin", "--db", db, "d1e0c0de000000000000000000000003"}},
+		{"87654321\n", []string{"ra", "set-sopin", "--db", db, demoSerial(t, "555000000003")}},
 		{"", []string{"ra", "allow-domain", "--db", db, "nhs.net", "example.nhs.uk"}},
 	} {
 		if code, out, errs := runCmd(t, tc.stdin, tc.args...); code != 0 || !strings.Contains(out, "done") {
 			t.Fatalf("%v: %d %q %q", tc.args, code, out, errs)
 		}
 	}
-	if code, _, _ := runCmd(t, "12\n", "ra", "set-sopin", "--db", db, "d1e0c0de000000000000000000000003"); code != 1 {
+	if code, _, _ := runCmd(t, "12\n", "ra", "set-sopin", "--db", db, demoSerial(t, "555000000003")); code != 1 {
 		t.Error("a 2-digit SOPIN was accepted")
 	}
 	if code, _, _ := runCmd(t, "", "ra", "set-email", "--db", db, "555000000099", "x@nhs.net"); code != 1 {
@@ -192,7 +192,7 @@ func TestServeDemo(t *testing.T) {
 	ctx := context.Background()
 	c := kioskClient(t, p, addr, "kiosk-demo")
 	defer c.Close()
-	card := p.cardCA.ValidCard(t, "d1e0c0de000000000000000000000001", "555000000001")
+	card := p.cardCA.ValidCard(t, demoSerial(t, "555000000001"), "555000000001")
 	ch, err := c.Challenge(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -250,4 +250,22 @@ func TestServeNeedsTLS(t *testing.T) {
 	if code, _, errs := runCmd(t, "", "--config", conf); code != 2 || !strings.Contains(errs, "unknown setting") {
 		t.Fatalf("%d %q", code, errs)
 	}
+}
+
+// demoSerial reads the card serial of a demo holder from testdata/demo/profiles.csv, which follows the
+// demo cards in testdata/demo/cards.
+func demoSerial(t *testing.T, holderUUID string) string {
+	t.Helper()
+	b, err := os.ReadFile(repoFile(t, "testdata/demo/profiles.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) == 6 && f[0] == holderUUID {
+			return f[4]
+		}
+	}
+	t.Fatalf("no demo profile %s", holderUUID)
+	return ""
 }

@@ -88,7 +88,7 @@ func TestServeWithSMTP(t *testing.T) {
 	c := kioskClient(t, p, addr, "kiosk-mail")
 	defer c.Close()
 	ctx := context.Background()
-	card := p.cardCA.ValidCard(t, "d1e0c0de000000000000000000000004", "555000000004")
+	card := p.cardCA.ValidCard(t, demoSerial(t, "555000000004"), "555000000004")
 	ch, err := c.Challenge(ctx)
 	if err != nil {
 		t.Fatal(err)
