@@ -23,6 +23,16 @@ commands:
   card change-pin [--reader NAME]   read the current and the new PIN from stdin, change the PIN
   broker-config --out DIR ...       write a fleet's Mosquitto config and ACL (mTLS, CN = client id)
   simulate --kiosks N --rate R ...  run simulated kiosks (the real fleet-link agent) against a broker
+  token create --server URL --site S --ward W --admin-token-file F
+                                    print a single-use enrolment token (24 h) for a site and ward
+  token admin-new --out FILE        make an admin API token (FILE, 0600) and print its digest for the server
+  enrol --server URL --token-file F|--token T|--token -  [--ca FILE|--ca-pin SHA256] [--dir DIR]
+                                    enrol this kiosk: key made here (0600), certificate, CA, configuration
+  renew [--server URL] [--dir DIR] [--within D] [--force]
+                                    renew this kiosk's certificate when due (same key)
+  revoke --server URL --kiosk ID --admin-token-file F
+                                    revoke a kiosk: CRL for Mosquitto, deny list for the embedded broker
+  decommission --yes [--dir DIR]    wipe this kiosk's keys and configuration
 `
 
 func main() {
@@ -44,6 +54,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runBrokerConfig(ctx, args[1:], stdout, stderr)
 	case "simulate":
 		return runSimulate(ctx, args[1:], stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdin, stdout, stderr)
+	case "enrol", "enroll":
+		return runEnrol(ctx, args[1:], stdin, stdout, stderr)
+	case "renew":
+		return runRenew(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return runRevoke(ctx, args[1:], stdin, stdout, stderr)
+	case "decommission":
+		return runDecommission(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
