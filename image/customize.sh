@@ -38,7 +38,7 @@ fi
 
 say "units: enable the kiosk, mask every getty"
 systemctl --root="$root" enable \
-	ssu-display.service ssu-enrol.service ssu-kiosk.service ssu-egress.timer \
+	ssu-display.service ssu-enrol.service ssu-kiosk.service ssu-egress.timer ssu-renew.timer \
 	nftables.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 systemctl --root="$root" mask \
 	getty.target getty@.service autovt@.service serial-getty@.service console-getty.service \

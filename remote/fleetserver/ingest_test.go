@@ -1,6 +1,7 @@
 package fleetserver_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/fleettest"
+	"ssu-kiosk/remote/fleet/ingest"
 	"ssu-kiosk/remote/fleet/sim"
 	"ssu-kiosk/remote/fleetserver"
 	"ssu-kiosk/remote/fleetserver/store"
@@ -90,6 +92,8 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 			stray := fleet.UsageEvent{V: 1, ID: fleet.NewEventID(), Kind: fleet.SessionStarted, Kiosk: "kiosk-0099", At: time.Now()}
 			b, _ := jsonMarshal(stray)
 			publish(t, rogue, fleet.EventsTopic("kiosk-0099"), b)
+			// An oversized message (under the broker's packet limit, over what ingest reads): dropped unread.
+			publish(t, rogue, fleet.EventsTopic("kiosk-0099"), bytes.Repeat([]byte{'x'}, ingest.MaxPayload+1))
 
 			const kiosks, events = 5, 300
 			f, err := sim.Start(ctx, sim.Config{Kiosks: kiosks, Broker: m.URL, TLS: sim.FromCA(p.CA), Rate: 300, Count: events,
@@ -105,6 +109,9 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 			}, "every simulated event is stored and acknowledged")
 			if c := srv.Receiver.Counters(); c.Invalid < 2 {
 				t.Errorf("malformed messages counted: %d, want at least 2", c.Invalid)
+			}
+			if c := srv.Receiver.Counters(); c.Oversized != 1 {
+				t.Errorf("oversized messages counted: %d, want 1", c.Oversized)
 			}
 			if n := st.IngestStats().UnknownKiosk; n < 1 {
 				t.Errorf("unknown-kiosk messages counted: %d, want at least 1", n)

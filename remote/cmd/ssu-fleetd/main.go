@@ -106,6 +106,7 @@ type options struct {
 	caFile, certFile, keyFile              string
 	brokerCert, brokerKey                  string
 	httpAddr, tlsCert, tlsKey              string
+	enrol                                  enrolOptions
 	demo, seedDemo                         bool
 	dataDir                                string
 	demoKiosks, seedPerMonth               int
@@ -143,6 +144,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.offlineAfter, "offline-after", 15*time.Minute, "alert when a kiosk has been offline this long")
 	fs.BoolVar(&o.manualRegistration, "manual-registration", false, "only kiosks already in the store are accepted (default: a kiosk registers with its first birth message)")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
+	o.enrol.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -196,6 +198,7 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 	clientTLS := &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 
 	brokerURL := o.brokerURL
+	var embedded *broker.Broker
 	if brokerURL == "" {
 		if o.brokerCert == "" || o.brokerKey == "" {
 			return errors.New("the embedded broker needs --broker-cert and --broker-key (or give --broker URL)")
@@ -210,8 +213,46 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 			return err
 		}
 		defer b.Close()
+		embedded = b
 		brokerURL = "ssl://" + loopbackFor(b.Addr())
 		log.Info("embedded broker listening", "addr", b.Addr())
+	}
+
+	if o.demo {
+		if err := demoEnrolment(&o, brokerURL); err != nil {
+			return fmt.Errorf("demo enrolment: %w", err)
+		}
+	}
+	if o.enrol.listen != "" {
+		en, err := newEnrolment(ctx, o, log)
+		if err != nil {
+			return err
+		}
+		defer en.Close()
+		if embedded != nil {
+			en.deny.set(embedded)
+			revoked, err := en.srv.RevokedKiosks(ctx)
+			if err != nil {
+				return err
+			}
+			for _, id := range revoked {
+				embedded.Revoke(id)
+			}
+		}
+		cert, key := o.enrol.tlsCert, o.enrol.tlsKey
+		if cert == "" {
+			cert, key = o.brokerCert, o.brokerKey
+		}
+		ectx, ecancel := context.WithCancel(ctx)
+		defer ecancel()
+		addr, err := en.serve(ectx, o.enrol.listen, cert, key, log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ssu-fleetd: kiosk enrolment at %s/\n", enrolURL(addr))
+		if o.enrol.adminTokenOutput != "" {
+			fmt.Fprintf(stdout, "ssu-fleetd: enrolment admin token in %s (ssu-ctl token create --admin-token-file ...)\n", o.enrol.adminTokenOutput)
+		}
 	}
 
 	var notifiers []alerts.Notifier

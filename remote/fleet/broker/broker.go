@@ -28,6 +28,11 @@ import (
 	"ssu-kiosk/remote/fleet"
 )
 
+// MaxPacketSize is the largest MQTT packet either broker accepts (Mosquitto's max_packet_size, the
+// embedded broker's capability). Every message of the contract is far smaller; the fleet server's
+// acknowledgements, the largest, list at most a batch of event ids.
+const MaxPacketSize = 256 << 10
+
 // Config configures the embedded broker.
 type Config struct {
 	Addr    string      // listen address, e.g. ":8883" or "127.0.0.1:0"
@@ -63,7 +68,9 @@ func Start(cfg Config) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false})
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = MaxPacketSize
+	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false, Capabilities: caps})
 	h := &rules{policy: fleet.Policy{Fleet: cfg.Fleet}, revoked: map[string]bool{}, log: log}
 	for _, id := range cfg.Revoked {
 		h.revoked[id] = true

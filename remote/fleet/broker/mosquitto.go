@@ -64,6 +64,7 @@ func (m Mosquitto) Config() (string, error) {
 	w("persistent_client_expiration 30d")
 	w("max_queued_messages %d", q)
 	w("max_inflight_messages 1000") // the fleet server acknowledges a batch at a time
+	w("max_packet_size %d", MaxPacketSize)
 	w("set_tcp_nodelay true")
 	w("log_dest stderr")
 	w("log_type error")

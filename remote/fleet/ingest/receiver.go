@@ -36,7 +36,12 @@ type Counters struct {
 	Acked      int64 // event ids acknowledged
 	AckMsgs    int64 // acknowledgement messages published (one per kiosk per batch)
 	Invalid    int64 // messages refused by validation
+	Oversized  int64 // messages dropped unread for being larger than MaxPayload
 }
+
+// MaxPayload is the largest message the receiver reads. Every message of the contract is far smaller
+// (an event or a health report is well under 2 KiB); anything larger is counted and dropped unread.
+const MaxPayload = 16 << 10
 
 // Receiver is the fleet server's MQTT client.
 type Receiver struct {
@@ -48,7 +53,7 @@ type Receiver struct {
 	mu     sync.Mutex
 	client mqtt.Client
 
-	events, newEvents, dups, acked, ackMsgs, invalid atomic.Int64
+	events, newEvents, dups, acked, ackMsgs, invalid, oversized atomic.Int64
 }
 
 // NewReceiver checks cfg and returns a Receiver.
@@ -75,7 +80,7 @@ func NewReceiver(cfg Config) (*Receiver, error) {
 // Counters returns the receiver's counters.
 func (r *Receiver) Counters() Counters {
 	return Counters{Events: r.events.Load(), NewEvents: r.newEvents.Load(), Duplicates: r.dups.Load(),
-		Acked: r.acked.Load(), AckMsgs: r.ackMsgs.Load(), Invalid: r.invalid.Load()}
+		Acked: r.acked.Load(), AckMsgs: r.ackMsgs.Load(), Invalid: r.invalid.Load(), Oversized: r.oversized.Load()}
 }
 
 // Connected reports whether the receiver is connected to the broker.
@@ -179,6 +184,11 @@ func (r *Receiver) commit(ctx context.Context, c mqtt.Client, msgs []mqtt.Messag
 		kiosk, leaf, ok := fleet.SplitTopic(m.Topic())
 		if !ok {
 			r.invalid.Add(1)
+			continue
+		}
+		if len(m.Payload()) > MaxPayload {
+			r.oversized.Add(1)
+			r.log.Warn("fleet ingest: oversized message dropped", "kiosk", kiosk, "topic", leaf, "bytes", len(m.Payload()))
 			continue
 		}
 		var err error

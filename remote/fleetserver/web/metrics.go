@@ -54,6 +54,8 @@ func NewMetrics(src MetricsSource, receiver func() ingest.Counters) *prometheus.
 		reg.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_ingest_dropped_total", Help: "Messages dropped by ingest.",
 				ConstLabels: prometheus.Labels{"reason": "invalid"}}, func() float64 { return float64(receiver().Invalid) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_ingest_dropped_total", Help: "Messages dropped by ingest.",
+				ConstLabels: prometheus.Labels{"reason": "oversized"}}, func() float64 { return float64(receiver().Oversized) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_events_received_total", Help: "Usage event messages received, resends included."},
 				func() float64 { return float64(receiver().Events) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_events_duplicate_total", Help: "Usage events received again after being stored."},
