@@ -142,39 +142,34 @@ func cardWatch(ctx context.Context, filter string, stdout io.Writer) error {
 }
 
 func cardUnblock(ctx context.Context, filter string, stdin io.Reader, stdout, stderr io.Writer) error {
-	secrets, err := readSecrets(stdin, stderr, "PUK", "new PIN")
-	if err != nil {
-		return err
-	}
-	puk, pin := secrets[0], secrets[1]
-	defer puk.Zero()
-	defer pin.Zero()
-	if err := card.CheckPIN(pin); err != nil {
-		return fmt.Errorf("new PIN %w", err)
-	}
-	reader, err := pickReader(filter)
-	if err != nil {
-		return err
-	}
-	err = card.WithPIV(ctx, reader, func(p *card.PIV) error { return p.Unblock(puk, pin) })
-	var auth *card.AuthError
-	if errors.As(err, &auth) {
-		return fmt.Errorf("wrong PUK: %d tries left", auth.Retries)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "PIN unblocked and set")
-	return nil
+	return cardPINChange(ctx, filter, stdin, stdout, stderr, pinChange{
+		secrets: [2]string{"PUK", "new PIN"}, wrong: "wrong PUK", done: "PIN unblocked and set",
+		apply: func(p *card.PIV, puk, pin card.Secret) error { return p.Unblock(puk, pin) }})
 }
 
 func cardChangePIN(ctx context.Context, filter string, stdin io.Reader, stdout, stderr io.Writer) error {
-	secrets, err := readSecrets(stdin, stderr, "current PIN", "new PIN")
+	return cardPINChange(ctx, filter, stdin, stdout, stderr, pinChange{
+		secrets: [2]string{"current PIN", "new PIN"}, wrong: "wrong current PIN", done: "PIN changed",
+		apply: func(p *card.PIV, old, pin card.Secret) error { return p.ChangePIN(old, pin) }})
+}
+
+// pinChange is one way of setting a new PIN with a first secret: the PUK (unblock) or the current PIN.
+type pinChange struct {
+	secrets [2]string // what is read from stdin, in order; the second is the new PIN
+	wrong   string    // how a refused first secret is named
+	done    string    // printed on success
+	apply   func(p *card.PIV, first, newPIN card.Secret) error
+}
+
+// cardPINChange reads the two secrets, checks the new PIN's policy before the card is touched, and
+// applies the change on the card, exclusively.
+func cardPINChange(ctx context.Context, filter string, stdin io.Reader, stdout, stderr io.Writer, c pinChange) error {
+	secrets, err := readSecrets(stdin, stderr, c.secrets[:]...)
 	if err != nil {
 		return err
 	}
-	old, pin := secrets[0], secrets[1]
-	defer old.Zero()
+	first, pin := secrets[0], secrets[1]
+	defer first.Zero()
 	defer pin.Zero()
 	if err := card.CheckPIN(pin); err != nil {
 		return fmt.Errorf("new PIN %w", err)
@@ -183,15 +178,18 @@ func cardChangePIN(ctx context.Context, filter string, stdin io.Reader, stdout, 
 	if err != nil {
 		return err
 	}
-	err = card.WithPIV(ctx, reader, func(p *card.PIV) error { return p.ChangePIN(old, pin) })
+	err = card.WithPIV(ctx, reader, func(p *card.PIV) error { return c.apply(p, first, pin) })
 	var auth *card.AuthError
 	if errors.As(err, &auth) {
-		return fmt.Errorf("wrong current PIN: %d tries left", auth.Retries)
+		if auth.Retries == 0 {
+			return fmt.Errorf("%s: no tries left, it is now blocked", c.wrong)
+		}
+		return fmt.Errorf("%s: %d tries left", c.wrong, auth.Retries)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "PIN changed")
+	fmt.Fprintln(stdout, c.done)
 	return nil
 }
 
