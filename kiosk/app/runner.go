@@ -189,6 +189,7 @@ func (r *Runner) cardEvent(ev card.Event) {
 	case card.CardInserted, card.CardUnreadable:
 		if reader == "" {
 			r.log.Info("card inserted", "reader", ev.Reader)
+			r.awaitUsage()
 			r.post(flow.CardInserted{At: at})
 		}
 	case card.CardRemoved, card.ReaderRemoved:
@@ -203,6 +204,27 @@ func (r *Runner) cardEvent(ev card.Event) {
 	}
 	if hwChanged {
 		r.hardwareChanged(hw)
+	}
+}
+
+// usageWait bounds how long a new session waits for the last one's usage record to reach the disk.
+const usageWait = 10 * time.Second
+
+// awaitUsage holds a new session back until the last session's usage record is kept (in the fleet
+// link's durable outbox): the kiosk does not move on with a session's events not yet on disk. It runs
+// on the card watcher's goroutine, never the UI loop's; a record normally takes a few milliseconds.
+func (r *Runner) awaitUsage() {
+	r.mu.Lock()
+	pending := r.usageDone
+	r.mu.Unlock()
+	if pending == nil {
+		return
+	}
+	select {
+	case <-pending:
+	case <-r.ctx.Done():
+	case <-time.After(usageWait):
+		r.log.Warn("the last session's usage record is still being written; going on", "waited", usageWait)
 	}
 }
 

@@ -131,9 +131,16 @@ type fakeRecorder struct {
 	mu      sync.Mutex
 	recs    []flow.UsageRecord
 	serials []string
+	hold    chan struct{} // when set, RecordUsage waits for it to close (a slow disk)
 }
 
 func (r *fakeRecorder) RecordUsage(_ context.Context, rec flow.UsageRecord, serial string) error {
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recs = append(r.recs, rec)
@@ -391,5 +398,38 @@ func TestRunnerSerialIsTheSessionsCard(t *testing.T) {
 	eventually(t, func() bool { g.rec.mu.Lock(); defer g.rec.mu.Unlock(); return len(g.rec.serials) == 2 })
 	if g.rec.serials[0] != "bbbb" || g.rec.serials[1] != "" {
 		t.Errorf("serials %q, want the second read's card, then none", g.rec.serials)
+	}
+}
+
+// TestNextSessionWaitsForTheLastUsageRecord: a card inserted while the last session's usage record is
+// still being written reaches the walk-through only once that record is kept, so the kiosk never moves
+// on to a new session with the previous one's events not yet on disk.
+func TestNextSessionWaitsForTheLastUsageRecord(t *testing.T) {
+	g := newRig(t)
+	hold := make(chan struct{})
+	g.rec.mu.Lock()
+	g.rec.hold = hold
+	g.rec.mu.Unlock()
+	g.r.Execute([]flow.Effect{flow.RecordUsage{Record: flow.UsageRecord{Outcome: flow.OutcomeUnlocked}}})
+	inserted := make(chan struct{})
+	go func() {
+		g.r.cardEvent(card.Event{Kind: card.CardInserted, Reader: "R", Time: time.Now(), State: card.StateCardPresent})
+		close(inserted)
+	}()
+	select {
+	case <-inserted:
+		t.Fatal("the card insertion went through before the last usage record was kept")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(hold)
+	select {
+	case <-inserted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the card insertion never went through")
+	}
+	if ev := <-g.r.Events(); ev == nil {
+		t.Fatal("no event")
+	} else if _, ok := ev.(flow.CardInserted); !ok {
+		t.Fatalf("event %T, want CardInserted", ev)
 	}
 }
