@@ -54,6 +54,8 @@ type Receiver struct {
 	client mqtt.Client
 
 	events, newEvents, dups, acked, ackMsgs, invalid, oversized atomic.Int64
+	// acking holds a place for each batch whose acknowledgements the broker has not yet taken.
+	acking chan struct{}
 }
 
 // NewReceiver checks cfg and returns a Receiver.
@@ -74,7 +76,8 @@ func NewReceiver(cfg Config) (*Receiver, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Receiver{cfg: cfg, log: log, in: make(chan mqtt.Message, 4*cfg.BatchSize), done: make(chan struct{})}, nil
+	return &Receiver{cfg: cfg, log: log, in: make(chan mqtt.Message, 4*cfg.BatchSize), done: make(chan struct{}),
+		acking: make(chan struct{}, acksInFlight)}, nil
 }
 
 // Counters returns the receiver's counters.
@@ -252,6 +255,14 @@ func (r *Receiver) commit(ctx context.Context, c mqtt.Client, msgs []mqtt.Messag
 	for _, e := range b.Events {
 		byKiosk[e.Kiosk] = append(byKiosk[e.Kiosk], e.ID)
 	}
+	// The next batch may be stored while the broker takes this one's acknowledgements: waiting for
+	// them before the next commit is what capped ingest. At most acksInFlight batches wait at once, so
+	// a slow broker still holds ingest back.
+	select {
+	case r.acking <- struct{}{}:
+	case <-ctx.Done():
+		return nil
+	}
 	var toks []mqtt.Token
 	for kiosk, ids := range byKiosk {
 		p, _ := json.Marshal(fleet.Ack{V: fleet.Version, IDs: ids})
@@ -259,12 +270,18 @@ func (r *Receiver) commit(ctx context.Context, c mqtt.Client, msgs []mqtt.Messag
 		r.acked.Add(int64(len(ids)))
 		r.ackMsgs.Add(1)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, t := range toks {
-		t.WaitTimeout(max(time.Until(deadline), time.Millisecond)) // a lost ack only causes a resend
-	}
+	go func() {
+		defer func() { <-r.acking }()
+		deadline := time.Now().Add(10 * time.Second)
+		for _, t := range toks {
+			t.WaitTimeout(max(time.Until(deadline), time.Millisecond)) // a lost ack only causes a resend
+		}
+	}()
 	return nil
 }
+
+// acksInFlight is how many batches' acknowledgements may be on their way to the broker at once.
+const acksInFlight = 2
 
 // Send publishes a command to a kiosk (QoS 1; the broker queues it while the kiosk is offline).
 func (r *Receiver) Send(ctx context.Context, kiosk string, cmd fleet.Command) error {
