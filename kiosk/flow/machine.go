@@ -917,18 +917,7 @@ func (m *Machine) onCodeSent(e CodeSent) {
 }
 
 func (m *Machine) onCodeChecked(e CodeChecked) {
-	if !m.accept(opVerify, e.Seq) {
-		e.SOPIN.Wipe()
-		return
-	}
-	s := m.sess
-	m.lastActivity = m.now
-	switch {
-	case e.Err != nil:
-		e.SOPIN.Wipe()
-		m.failed(e.Err, codeGeneric)
-	case !e.OK:
-		e.SOPIN.Wipe()
+	m.onVerified(opVerify, e.Seq, e.Err, e.OK, e.SOPIN, EventCodeAccepted, func(s *session) {
 		s.codeTriesLeft = e.TriesLeft
 		m.note(EventCodeRefused, func(ev *StepEvent) { ev.TriesLeft = e.TriesLeft })
 		if e.TriesLeft <= 0 {
@@ -937,36 +926,38 @@ func (m *Machine) onCodeChecked(e CodeChecked) {
 		}
 		m.setState(EnterCode)
 		s.fieldErr = map[FieldID]string{FieldCode: textWrongCode(e.TriesLeft)}
-	case len(e.SOPIN) == 0:
-		m.finish(OutcomeError, errcat.ERR1009, ErrorScreen)
-	default:
-		s.sopin = e.SOPIN
-		m.note(EventCodeAccepted, nil)
-		m.setState(ChoosePasscode)
-	}
+	})
 }
 
 func (m *Machine) onFaceChecked(e FaceChecked) {
-	if !m.accept(opFace, e.Seq) {
-		e.SOPIN.Wipe()
+	m.onVerified(opFace, e.Seq, e.Err, e.OK, e.SOPIN, EventFaceAccepted, func(s *session) {
+		m.note(EventFaceRefused, nil)
+		m.setState(ChooseMethod)
+		s.notice = []string{textFaceRefused}
+	})
+}
+
+// onVerified handles the answer to a proof of identity (a security code or a face): the SOPIN released,
+// a refusal (refused says what happens next), or an error. A SOPIN that is not kept is wiped.
+func (m *Machine) onVerified(op opKind, seq uint64, err error, ok bool, sopin Secret, accepted StepEventKind, refused func(*session)) {
+	if !m.accept(op, seq) {
+		sopin.Wipe()
 		return
 	}
 	s := m.sess
 	m.lastActivity = m.now
 	switch {
-	case e.Err != nil:
-		e.SOPIN.Wipe()
-		m.failed(e.Err, codeGeneric)
-	case !e.OK:
-		e.SOPIN.Wipe()
-		m.note(EventFaceRefused, nil)
-		m.setState(ChooseMethod)
-		s.notice = []string{textFaceRefused}
-	case len(e.SOPIN) == 0:
+	case err != nil:
+		sopin.Wipe()
+		m.failed(err, codeGeneric)
+	case !ok:
+		sopin.Wipe()
+		refused(s)
+	case len(sopin) == 0:
 		m.finish(OutcomeError, errcat.ERR1009, ErrorScreen)
 	default:
-		s.sopin = e.SOPIN
-		m.note(EventFaceAccepted, nil)
+		s.sopin = sopin
+		m.note(accepted, nil)
 		m.setState(ChoosePasscode)
 	}
 }
