@@ -295,34 +295,27 @@ func writePEM(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 }
 
-// startIdentityService runs ssu-idservice --demo on loopback and reads where it listens.
-func (d *Demo) startIdentityService(ctx context.Context) error {
-	bin, err := d.bin("ssu-idservice")
-	if err != nil {
-		return err
-	}
-	d.Outbox = filepath.Join(d.Dir, "outbox")
-	logFile, err := os.Create(filepath.Join(d.Dir, "ssu-idservice.log"))
+// startChild starts one of the demo's services (it dies with the kiosk), logs its standard error to
+// NAME.log in the demo folder, and hands each line of its standard output to ready until ready says the
+// service is up. *cmd is set as soon as the process runs, so Close stops it whatever happens next.
+func (d *Demo) startChild(ctx context.Context, name string, wait time.Duration, ready func(line string) bool,
+	cmd **exec.Cmd, bin string, args ...string) error {
+	logFile, err := os.Create(filepath.Join(d.Dir, name+".log"))
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "serve", "--demo", "--db", filepath.Join(d.Dir, "idservice.db"),
-		"--listen", "127.0.0.1:0", "--outbox", d.Outbox, "--outbox-listen", "127.0.0.1:0",
-		"--tls-cert", filepath.Join(d.Dir, "service.pem"), "--tls-key", filepath.Join(d.Dir, "service.key"),
-		"--client-ca", d.CAFile, "--card-ca", filepath.Join(d.opts.Testdata, "pki", "card-ca.pem"),
-		"--demo-profiles", filepath.Join(d.opts.Testdata, "demo", "profiles.csv"),
-		"--kiosk-limit", "0", "--card-limit", "0", "--send-gap", "10s")
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // never outlive the kiosk
-	out, err := cmd.StdoutPipe()
+	c := exec.Command(bin, args...)
+	c.Stderr = logFile
+	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM} // never outlive the kiosk
+	out, err := c.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ssu-idservice: %w", err)
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
 	}
-	d.idservice = cmd
+	*cmd = c
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -334,24 +327,47 @@ func (d *Demo) startIdentityService(ctx context.Context) error {
 		}
 		close(lines)
 	}()
-	timeout := time.After(20 * time.Second)
-	for d.URL == "" || d.OutboxAt == "" {
+	timeout := time.After(wait)
+	for {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				return fmt.Errorf("ssu-idservice stopped: see %s", logFile.Name())
+				return fmt.Errorf("%s stopped: see %s", name, logFile.Name())
 			}
-			if _, u, found := strings.Cut(l, "listening on "); found {
-				d.URL = strings.TrimSpace(u)
-			}
-			if _, u, found := strings.Cut(l, "read them at "); found {
-				d.OutboxAt, _, _ = strings.Cut(u, " ")
+			if ready(l) {
+				return nil
 			}
 		case <-timeout:
-			return fmt.Errorf("ssu-idservice did not start in 20 s: see %s", logFile.Name())
+			return fmt.Errorf("%s did not start in %s: see %s", name, wait, logFile.Name())
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// startIdentityService runs ssu-idservice --demo on loopback and reads where it listens.
+func (d *Demo) startIdentityService(ctx context.Context) error {
+	bin, err := d.bin("ssu-idservice")
+	if err != nil {
+		return err
+	}
+	d.Outbox = filepath.Join(d.Dir, "outbox")
+	err = d.startChild(ctx, "ssu-idservice", 20*time.Second, func(l string) bool {
+		if _, u, found := strings.Cut(l, "listening on "); found {
+			d.URL = strings.TrimSpace(u)
+		}
+		if _, u, found := strings.Cut(l, "read them at "); found {
+			d.OutboxAt, _, _ = strings.Cut(u, " ")
+		}
+		return d.URL != "" && d.OutboxAt != ""
+	}, &d.idservice, bin, "serve", "--demo", "--db", filepath.Join(d.Dir, "idservice.db"),
+		"--listen", "127.0.0.1:0", "--outbox", d.Outbox, "--outbox-listen", "127.0.0.1:0",
+		"--tls-cert", filepath.Join(d.Dir, "service.pem"), "--tls-key", filepath.Join(d.Dir, "service.key"),
+		"--client-ca", d.CAFile, "--card-ca", filepath.Join(d.opts.Testdata, "pki", "card-ca.pem"),
+		"--demo-profiles", filepath.Join(d.opts.Testdata, "demo", "profiles.csv"),
+		"--kiosk-limit", "0", "--card-limit", "0", "--send-gap", "10s")
+	if err != nil {
+		return err
 	}
 	d.log.Info("identity service (demo) started", "url", d.URL)
 	return nil
@@ -443,55 +459,22 @@ func (d *Demo) startFleetServer(ctx context.Context) error {
 		return err
 	}
 	data := filepath.Join(d.Dir, "fleet")
-	logFile, err := os.Create(filepath.Join(d.Dir, "ssu-fleetd.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
 	args := []string{"--demo", "--data", data, "--http", "127.0.0.1:0", "--broker-listen", "127.0.0.1:" + port}
 	if d.opts.SmallFleet {
 		args = append(args, "--demo-kiosks", "0", "--seed-sessions-per-month", "300")
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	out, err := cmd.StdoutPipe()
+	// The demonstration data takes a few seconds to make.
+	err = d.startChild(ctx, "ssu-fleetd", 90*time.Second, func(l string) bool {
+		if _, u, found := strings.Cut(l, "dashboard at "); found {
+			d.Dashboard = strings.TrimSpace(u)
+		}
+		if f := strings.Fields(l); len(f) >= 3 && f[0] == "admin" {
+			d.AdminPassword = f[2]
+		}
+		return d.Dashboard != "" && d.AdminPassword != ""
+	}, &d.fleetd, bin, args...)
 	if err != nil {
 		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ssu-fleetd: %w", err)
-	}
-	d.fleetd = cmd
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-time.After(time.Second):
-			}
-		}
-		close(lines)
-	}()
-	timeout := time.After(90 * time.Second) // the demonstration data takes a few seconds
-	for d.Dashboard == "" || d.AdminPassword == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return fmt.Errorf("ssu-fleetd stopped: see %s", logFile.Name())
-			}
-			if _, u, found := strings.Cut(l, "dashboard at "); found {
-				d.Dashboard = strings.TrimSpace(u)
-			}
-			if f := strings.Fields(l); len(f) >= 3 && f[0] == "admin" {
-				d.AdminPassword = f[2]
-			}
-		case <-timeout:
-			return fmt.Errorf("ssu-fleetd did not start in 90 s: see %s", logFile.Name())
-		case <-ctx.Done():
-			return ctx.Err()
-		}
 	}
 	ca, err := pki.LoadCA(filepath.Join(data, "pki", "ca.crt"), filepath.Join(data, "pki", "ca.key"))
 	if err != nil {
