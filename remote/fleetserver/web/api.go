@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"ssu-kiosk/remote/fleetserver/store"
 	"time"
 )
 
@@ -23,32 +24,46 @@ func (s *Server) apiKiosks(w http.ResponseWriter, r *http.Request, v viewer) {
 }
 
 func (s *Server) apiKiosk(w http.ResponseWriter, r *http.Request, v viewer) {
-	id := r.PathValue("id")
-	k, ok, err := s.cfg.Store.Kiosk(r.Context(), id)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
+	d, ok := s.kioskDetail(w, r, v, "no such kiosk")
 	if !ok {
-		s.fail(w, r, v, http.StatusNotFound, "no such kiosk")
 		return
 	}
-	hist, err := s.cfg.Store.HealthHistory(r.Context(), id, s.cfg.Now().Add(-24*time.Hour), 400)
+	writeJSON(w, http.StatusOK, map[string]any{"kiosk": d.kiosk, "health": d.health, "commands": d.commands, "alerts": d.alerts})
+}
+
+// kioskDetail is what a kiosk's page and its API answer show: the kiosk, its last day of health
+// reports, its recent commands and its alerts.
+type kioskDetail struct {
+	kiosk    store.Kiosk
+	health   []store.HealthSample
+	commands []store.Command
+	alerts   []store.Alert
+}
+
+// kioskDetail loads the kiosk named in the path. When it cannot (no such kiosk, a store error) it has
+// answered the request already and ok is false.
+func (s *Server) kioskDetail(w http.ResponseWriter, r *http.Request, v viewer, notFound string) (d kioskDetail, ok bool) {
+	id := r.PathValue("id")
+	var err error
+	d.kiosk, ok, err = s.cfg.Store.Kiosk(r.Context(), id)
+	if err == nil && !ok {
+		s.fail(w, r, v, http.StatusNotFound, notFound)
+		return d, false
+	}
+	if err == nil {
+		d.health, err = s.cfg.Store.HealthHistory(r.Context(), id, s.cfg.Now().Add(-24*time.Hour), 400)
+	}
+	if err == nil {
+		d.commands, err = s.cfg.Store.Commands(r.Context(), id, 30)
+	}
+	if err == nil {
+		d.alerts, err = s.cfg.Store.KioskAlerts(r.Context(), id, 20)
+	}
 	if err != nil {
 		s.internal(w, r, v, err)
-		return
+		return d, false
 	}
-	cmds, err := s.cfg.Store.Commands(r.Context(), id, 30)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
-	alerts, err := s.cfg.Store.KioskAlerts(r.Context(), id, 20)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"kiosk": k, "health": hist, "commands": cmds, "alerts": alerts})
+	return d, true
 }
 
 func (s *Server) apiCommand(w http.ResponseWriter, r *http.Request, v viewer) {

@@ -213,37 +213,16 @@ func sitesAndWards(places []store.Place, site string) (sites, wards []string) {
 
 func (s *Server) kioskPage(w http.ResponseWriter, r *http.Request, v viewer) {
 	id := r.PathValue("id")
-	k, ok, err := s.cfg.Store.Kiosk(r.Context(), id)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
+	d, ok := s.kioskDetail(w, r, v, "There is no kiosk "+id+".")
 	if !ok {
-		s.fail(w, r, v, http.StatusNotFound, "There is no kiosk "+id+".")
 		return
 	}
-	now := s.cfg.Now()
-	hist, err := s.cfg.Store.HealthHistory(r.Context(), id, now.Add(-24*time.Hour), 400)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
-	cmds, err := s.cfg.Store.Commands(r.Context(), id, 30)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
-	alerts, err := s.cfg.Store.KioskAlerts(r.Context(), id, 20)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
-	table := hist
+	table := d.health
 	if len(table) > 24 {
 		table = table[:24]
 	}
-	s.render(w, r, "kiosk", v, map[string]any{"Title": "Kiosk " + id, "K": k, "History": table, "HistoryCount": len(hist),
-		"Chart": healthChart(hist, now), "Commands": cmds, "Alerts": alerts, "Refresh": true,
+	s.render(w, r, "kiosk", v, map[string]any{"Title": "Kiosk " + id, "K": d.kiosk, "History": table, "HistoryCount": len(d.health),
+		"Chart": healthChart(d.health, s.cfg.Now()), "Commands": d.commands, "Alerts": d.alerts, "Refresh": true,
 		"Sent": r.URL.Query().Get("sent"), "CmdError": r.URL.Query().Get("error")})
 }
 
