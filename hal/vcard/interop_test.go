@@ -83,7 +83,7 @@ func insert(t *testing.T, r pcsctest.Reader, path string, f vcard.Faults) (remov
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- vcard.Insert(ctx, r.VPCDAddr, c, f) }()
-	waitCard(t, r.Name, true)
+	daemon.WaitCard(t, r.Name, true)
 	var result error
 	removed := false
 	remove = func() error {
@@ -97,7 +97,7 @@ func insert(t *testing.T, r pcsctest.Reader, path string, f vcard.Faults) (remov
 		case <-time.After(10 * time.Second):
 			t.Fatal("Insert did not return after cancel")
 		}
-		waitCard(t, r.Name, false)
+		daemon.WaitCard(t, r.Name, false)
 		return result
 	}
 	t.Cleanup(func() { _ = remove() })
@@ -110,32 +110,6 @@ type testLog struct{ t *testing.T }
 func (w testLog) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
-}
-
-// waitCard waits until PC/SC reports the reader holding a card (present) or empty.
-func waitCard(t *testing.T, reader string, present bool) {
-	t.Helper()
-	ctx, err := scard.EstablishContext()
-	if err != nil {
-		t.Fatalf("pcsc: %v", err)
-	}
-	defer ctx.Release()
-	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := ctx.GetStatusChange(rs, 500*time.Millisecond)
-		if err != nil && !errors.Is(err, scard.ErrTimeout) {
-			t.Fatalf("pcsc status of %s: %v", reader, err)
-		}
-		st := rs[0].EventState
-		if (st&scard.StatePresent != 0) == present && st&scard.StateUnavailable == 0 {
-			return
-		}
-		rs[0].CurrentState = st &^ scard.StateChanged
-		if time.Now().After(deadline) {
-			t.Fatalf("reader %s: card present=%v not seen in 15 s (state %#x)\npcscd: %s", reader, present, st, daemon.Log())
-		}
-	}
 }
 
 // tool runs a smartcard tool and returns its output and exit code.

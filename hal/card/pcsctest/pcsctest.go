@@ -235,6 +235,33 @@ func listReaders() ([]string, error) {
 	return ctx.ListReaders()
 }
 
+// WaitCard waits until PC/SC reports reader holding a card (present) or empty, for up to 15 s, and
+// fails tb otherwise (with pcscd's log).
+func (d *Daemon) WaitCard(tb testing.TB, reader string, present bool) {
+	tb.Helper()
+	ctx, err := scard.EstablishContext()
+	if err != nil {
+		tb.Fatalf("pcsc: %v", err)
+	}
+	defer ctx.Release()
+	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := ctx.GetStatusChange(rs, 500*time.Millisecond)
+		if err != nil && !errors.Is(err, scard.ErrTimeout) {
+			tb.Fatalf("pcsc status of %s: %v", reader, err)
+		}
+		st := rs[0].EventState
+		if (st&scard.StatePresent != 0) == present && st&scard.StateUnavailable == 0 {
+			return
+		}
+		rs[0].CurrentState = st &^ scard.StateChanged
+		if time.Now().After(deadline) {
+			tb.Fatalf("reader %s: card present=%v not seen in 15 s (state %#x)\npcscd: %s", reader, present, st, d.Log())
+		}
+	}
+}
+
 // Stop stops pcscd with sig (os.Interrupt for a clean stop, os.Kill for a crash) and waits for it.
 func (d *Daemon) Stop(sig os.Signal) error {
 	d.mu.Lock()

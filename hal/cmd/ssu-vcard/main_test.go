@@ -140,31 +140,6 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func waitCard(t *testing.T, reader string, present bool) {
-	t.Helper()
-	ctx, err := scard.EstablishContext()
-	if err != nil {
-		t.Fatalf("pcsc: %v", err)
-	}
-	defer ctx.Release()
-	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := ctx.GetStatusChange(rs, 500*time.Millisecond)
-		if err != nil && !errors.Is(err, scard.ErrTimeout) {
-			t.Fatalf("pcsc status of %s: %v", reader, err)
-		}
-		st := rs[0].EventState
-		if (st&scard.StatePresent != 0) == present && st&scard.StateUnavailable == 0 {
-			return
-		}
-		rs[0].CurrentState = st &^ scard.StateChanged
-		if time.Now().After(deadline) {
-			t.Fatalf("reader %s: card present=%v not seen in 15 s", reader, present)
-		}
-	}
-}
-
 func waitExit(t *testing.T, cmd *exec.Cmd) int {
 	t.Helper()
 	done := make(chan error, 1)
@@ -200,7 +175,7 @@ func TestBinaryInsertsUntilSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitCard(t, r.Name, true)
+	daemon.WaitCard(t, r.Name, true)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -216,7 +191,7 @@ func TestBinaryInsertsUntilSignal(t *testing.T) {
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitCard(t, r.Name, true)
+	daemon.WaitCard(t, r.Name, true)
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -224,7 +199,7 @@ func TestBinaryInsertsUntilSignal(t *testing.T) {
 	if code := waitExit(t, cmd); code != 0 {
 		t.Fatalf("exit %d after SIGTERM:\n%s", code, stderr.String())
 	}
-	waitCard(t, r.Name, false)
+	daemon.WaitCard(t, r.Name, false)
 	if !strings.Contains(stderr.String(), "card removed") {
 		t.Fatalf("no removal logged:\n%s", stderr.String())
 	}
@@ -238,7 +213,7 @@ func TestBinaryInsertsUntilSignal(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitCard(t, r.Name, true)
+	daemon.WaitCard(t, r.Name, true)
 	pcsc, err := scard.EstablishContext()
 	if err != nil {
 		t.Fatal(err)
@@ -256,5 +231,5 @@ func TestBinaryInsertsUntilSignal(t *testing.T) {
 	if code := waitExit(t, cmd); code != 0 {
 		t.Fatalf("exit %d after the fault removal:\n%s", code, stderr.String())
 	}
-	waitCard(t, r.Name, false)
+	daemon.WaitCard(t, r.Name, false)
 }
