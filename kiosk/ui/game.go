@@ -152,7 +152,9 @@ drain:
 			break drain
 		}
 	}
-	for _, ev := range g.apply(collectInput(), now) {
+	in := collectInput()
+	g.logInput(in)
+	for _, ev := range g.apply(in, now) {
 		g.handle(ev)
 	}
 	g.refresh()
@@ -163,6 +165,45 @@ drain:
 		}
 	}
 	return nil
+}
+
+// logInput logs, at debug level, each tap and each control key (Enter, Tab, Escape, Backspace, F-keys)
+// as it is pressed and as it is released. Ebiten reads buttons and keys as states once a frame, so a press
+// and release that both fall between two frames are never seen: end-to-end tests hold a button until its
+// "pressed" line and press the next only after its "released" line. It never says where a tap landed or
+// which character key was pressed, since that would spell out a passcode typed on the keypad.
+func (g *Game) logInput(in Input) {
+	if !g.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	for range in.Touches {
+		g.log.Debug("pressed", "what", "tap")
+	}
+	if inpututil.IsMouseButtonJustReleased(ebiten.MouseButtonLeft) {
+		g.log.Debug("released", "what", "tap")
+	}
+	for range inpututil.AppendJustReleasedTouchIDs(nil) {
+		g.log.Debug("released", "what", "tap")
+	}
+	for _, k := range in.Keys {
+		if controlKey(k) {
+			g.log.Debug("pressed", "what", "key", "key", k.String())
+		}
+	}
+	for _, k := range inpututil.AppendJustReleasedKeys(nil) {
+		if controlKey(k) {
+			g.log.Debug("released", "what", "key", "key", k.String())
+		}
+	}
+}
+
+// controlKey reports whether k types no character.
+func controlKey(k ebiten.Key) bool {
+	switch k {
+	case ebiten.KeyEnter, ebiten.KeyNumpadEnter, ebiten.KeyTab, ebiten.KeyEscape, ebiten.KeyBackspace:
+		return true
+	}
+	return k >= ebiten.KeyF1 && k <= ebiten.KeyF12
 }
 
 func (g *Game) handle(ev flow.Event) {

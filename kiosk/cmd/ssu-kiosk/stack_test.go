@@ -91,15 +91,16 @@ func startXvfb(t testing.TB, w, h int) string {
 	return ":" + strings.TrimSpace(line)
 }
 
-// logWatch follows a process's log lines.
+// logWatch follows a process's log lines. The kiosk's "pressed" and "released" lines go to a channel of
+// their own, so waiting for one never passes over a screen line.
 type logWatch struct {
-	lines chan string
-	mu    sync.Mutex
-	all   []string
+	lines, input chan string
+	mu           sync.Mutex
+	all          []string
 }
 
 func watchLog(r io.Reader) *logWatch {
-	w := &logWatch{lines: make(chan string, 4096)}
+	w := &logWatch{lines: make(chan string, 4096), input: make(chan string, 4096)}
 	go func() {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -107,11 +108,50 @@ func watchLog(r io.Reader) *logWatch {
 			w.mu.Lock()
 			w.all = append(w.all, sc.Text())
 			w.mu.Unlock()
-			w.lines <- sc.Text()
+			if strings.Contains(sc.Text(), "msg=pressed") || strings.Contains(sc.Text(), "msg=released") {
+				w.input <- sc.Text()
+			} else {
+				w.lines <- sc.Text()
+			}
 		}
 		close(w.lines)
+		close(w.input)
 	}()
 	return w
+}
+
+// seen waits for the kiosk to log that it saw a press or a release ("msg=pressed what=tap").
+func (w *logWatch) seen(t testing.TB, parts ...string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-w.input:
+			if !ok {
+				t.Fatalf("log ended while waiting for %q\n%s", parts, w.dump())
+			}
+			match := true
+			for _, p := range parts {
+				match = match && strings.Contains(l, p)
+			}
+			if match {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the kiosk did not see %q in 20 s\n%s", parts, w.dump())
+		}
+	}
+}
+
+// forgetInput drops the press and release lines not waited for.
+func (w *logWatch) forgetInput() {
+	for {
+		select {
+		case <-w.input:
+		default:
+			return
+		}
+	}
 }
 
 // next waits for the next line containing every part.
@@ -213,10 +253,21 @@ func (k *kiosk) xdo(t testing.TB, args ...string) {
 	}
 }
 
-// key presses and releases a key the way a person does (held for a moment, so no frame misses it).
+// key presses and releases a key the way a person does: held until the kiosk has seen it pressed, and
+// released before anything else is pressed, however slowly the kiosk's frames come on a loaded machine.
 func (k *kiosk) key(t testing.TB, name string) {
 	t.Helper()
-	k.xdo(t, "keydown", name, "sleep", "0.06", "keyup", name, "sleep", "0.06")
+	k.hold(t, "key", []string{"keydown", name}, []string{"keyup", name})
+}
+
+// hold runs the xdotool press, waits until the kiosk has seen it, then runs the release and waits for that.
+func (k *kiosk) hold(t testing.TB, what string, press, release []string) {
+	t.Helper()
+	k.log.forgetInput()
+	k.xdo(t, press...)
+	k.log.seen(t, "msg=pressed", "what="+what)
+	k.xdo(t, release...)
+	k.log.seen(t, "msg=released", "what="+what)
 }
 
 func (k *kiosk) typ(t testing.TB, s string) {
@@ -226,7 +277,7 @@ func (k *kiosk) typ(t testing.TB, s string) {
 
 func (k *kiosk) click(t testing.TB, x, y int) {
 	t.Helper()
-	k.xdo(t, "mousemove", strconv.Itoa(x), strconv.Itoa(y), "mousedown", "1", "sleep", "0.06", "mouseup", "1", "sleep", "0.08")
+	k.hold(t, "tap", []string{"mousemove", strconv.Itoa(x), strconv.Itoa(y), "mousedown", "1"}, []string{"mouseup", "1"})
 }
 
 // screen waits for the kiosk to show screen id.
