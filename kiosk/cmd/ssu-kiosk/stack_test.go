@@ -123,24 +123,7 @@ func watchLog(r io.Reader) *logWatch {
 // seen waits for the kiosk to log that it saw a press or a release ("msg=pressed what=tap").
 func (w *logWatch) seen(t testing.TB, parts ...string) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case l, ok := <-w.input:
-			if !ok {
-				t.Fatalf("log ended while waiting for %q\n%s", parts, w.dump())
-			}
-			match := true
-			for _, p := range parts {
-				match = match && strings.Contains(l, p)
-			}
-			if match {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("the kiosk did not see %q in 20 s\n%s", parts, w.dump())
-		}
-	}
+	w.await(t, w.input, 20*time.Second, parts)
 }
 
 // forgetInput drops the press and release lines not waited for.
@@ -157,10 +140,16 @@ func (w *logWatch) forgetInput() {
 // next waits for the next line containing every part.
 func (w *logWatch) next(t testing.TB, timeout time.Duration, parts ...string) string {
 	t.Helper()
+	return w.await(t, w.lines, timeout, parts)
+}
+
+// await reads ch until a line holds every part.
+func (w *logWatch) await(t testing.TB, ch <-chan string, timeout time.Duration, parts []string) string {
+	t.Helper()
 	deadline := time.After(timeout)
 	for {
 		select {
-		case l, ok := <-w.lines:
+		case l, ok := <-ch:
 			if !ok {
 				t.Fatalf("log ended while waiting for %q\n%s", parts, w.dump())
 			}
