@@ -25,7 +25,8 @@ func TestUnlockByKeyboard(t *testing.T) {
 	k.typ(t, "sam.example@nhs.net")
 	k.key(t, "Return")
 	k.screen(t, "enter-code")
-	k.typ(t, k.securityCode(t))
+	code := k.securityCode(t)
+	k.typ(t, code)
 	k.key(t, "Return")
 	k.screen(t, "choose-passcode")
 	const newPIN = "592748"
@@ -37,12 +38,13 @@ func TestUnlockByKeyboard(t *testing.T) {
 	k.key(t, "F2") // take the card out
 	k.screen(t, "welcome")
 	// Nor the card's serial, which only reaches the fleet as a keyed hash.
-	noSecretsLogged(t, k, "sam.example", newPIN, "12345678", demoCardSerial)
+	noSecretsLogged(t, k, "sam.example", newPIN, "12345678", demoCardSerial, code)
 	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "1-locked.json"), newPIN, oldPIN)
 	fleetSawUnlock(t, k)
 }
 
-// noSecretsLogged fails if the kiosk's log holds any of the values a person typed or the SOPIN.
+// noSecretsLogged fails if the kiosk's log holds any of the values a person typed (address, security
+// code, passcode), the SOPIN or the card's serial.
 func noSecretsLogged(t *testing.T, k *kiosk, secrets ...string) {
 	t.Helper()
 	k.log.mu.Lock()
@@ -78,7 +80,8 @@ func TestUnlockByTouch(t *testing.T) {
 	press(tg, "key:@nhs.net")
 	press(tg, "button:continue")
 	tg = k.targets(t, "enter-code")
-	for _, c := range k.securityCode(t) {
+	code := k.securityCode(t)
+	for _, c := range code {
 		press(tg, "key:"+string(c))
 	}
 	press(tg, "button:continue")
@@ -95,6 +98,6 @@ func TestUnlockByTouch(t *testing.T) {
 	k.screen(t, "unlocked")
 	k.key(t, "F2")
 	k.screen(t, "welcome")
-	noSecretsLogged(t, k, "sam.example", newPIN, "12345678")
+	noSecretsLogged(t, k, "sam.example", newPIN, "12345678", demoCardSerial, code)
 	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "1-locked.json"), newPIN, oldPIN)
 }
