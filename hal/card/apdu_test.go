@@ -2,8 +2,11 @@ package card
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -107,10 +110,23 @@ func TestPINPolicy(t *testing.T) {
 
 func TestSecretNeverPrints(t *testing.T) {
 	s := Secret("12345678")
-	for _, f := range []string{"%v", "%s", "%#v", "%+v", "%q"} {
-		if out := fmt.Sprintf(f, s); strings.Contains(out, "1234") {
+	hex := fmt.Sprintf("%x", []byte(s))
+	for _, f := range []string{"%v", "%s", "%#v", "%+v", "%q", "%d", "%x", "%X"} {
+		if out := fmt.Sprintf(f, s); strings.Contains(out, "1234") || strings.Contains(strings.ToLower(out), hex[:8]) ||
+			strings.Contains(out, "49 50") {
 			t.Errorf("%s printed the secret: %s", f, out)
 		}
+	}
+	// slog's text handler prints a byte slice as text, its JSON handler and encoding/json in base64.
+	var out bytes.Buffer
+	slog.New(slog.NewTextHandler(&out, nil)).Info("pin", "puk", s, "in", struct{ PUK Secret }{s})
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("pin", "puk", s, "in", struct{ PUK Secret }{s})
+	js, err := json.Marshal(struct{ PUK Secret }{s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := out.String() + string(js); strings.Contains(all, "1234") || strings.Contains(all, base64.StdEncoding.EncodeToString(s)[:8]) {
+		t.Errorf("slog or json printed the secret: %s", all)
 	}
 	s.Zero()
 	if !bytes.Equal(s, make([]byte, 8)) {

@@ -3,17 +3,36 @@ package card
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
-// Secret holds a PIN or a PUK. It never prints its value (String and GoString say "[secret]"), so a
-// Secret that reaches a log line, an error or a panic message shows nothing. Zero it when done.
+// Secret holds a PIN or a PUK. It never shows its value: fmt with any verb, slog (text or JSON) and
+// encoding/json all see "[secret]", so a Secret that reaches a log line, an error or a panic message
+// shows nothing. Zero it when done.
 type Secret []byte
 
+const hidden = "[secret]"
+
 // String hides the value.
-func (Secret) String() string { return "[secret]" }
+func (Secret) String() string { return hidden }
 
 // GoString hides the value from %#v.
 func (Secret) GoString() string { return "card.Secret{[secret]}" }
+
+// Format hides the value from every fmt verb (%d and %x included, which would bypass String).
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(s.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte(hidden))
+}
+
+// LogValue hides the value from slog, whose handlers would otherwise print a byte slice as text.
+func (Secret) LogValue() slog.Value { return slog.StringValue(hidden) }
+
+// MarshalJSON hides the value from encoding/json, which would otherwise write it in base64.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + hidden + `"`), nil }
 
 // Zero overwrites the value.
 func (s Secret) Zero() { clear(s) }

@@ -6,7 +6,7 @@ import (
 )
 
 // Secret holds a passcode, a security code, a SOPIN or an address a person typed. It is never printed:
-// String, GoString, Format and LogValue are all redacted. Wipe it when done.
+// String, GoString, Format, LogValue and MarshalJSON are all redacted. Wipe it when done.
 //
 // A Secret inside an Effect is a copy that belongs to the runner: wipe it once the effect has been carried
 // out. A Secret inside an Event (a released SOPIN) is handed over to the Machine, which wipes it.
@@ -25,6 +25,10 @@ func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
 // LogValue is redacted.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON is redacted: encoding/json (or slog's JSON handler on a struct holding one) would
+// otherwise write the value in base64.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // Wipe overwrites the secret in place.
 func (s Secret) Wipe() { clear(s) }

@@ -1,7 +1,11 @@
 package flow
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +196,21 @@ func checkNoPersonalData(t *testing.T, v any) {
 			if strings.Contains(text, s) {
 				t.Fatalf("%s of %T shows %q", verb, v, s)
 			}
+		}
+	}
+	// JSON and slog's handlers, which print a byte slice raw or in base64 unless the type says otherwise.
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("effect", "v", v)
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("effect", "v", v)
+	js, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("json of %T: %v", v, err)
+	}
+	all := logged.String() + string(js)
+	for _, s := range []string{testEmail, testCode, testSOPIN, testPIN, testOldPIN,
+		base64.StdEncoding.EncodeToString([]byte(testSOPIN)), base64.StdEncoding.EncodeToString([]byte(testPIN))} {
+		if strings.Contains(all, s) {
+			t.Fatalf("json or slog of %T shows %q", v, s)
 		}
 	}
 }
