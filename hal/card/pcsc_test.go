@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -250,8 +251,9 @@ func TestChangePINAndPUK(t *testing.T) {
 	}
 }
 
-// TestCardPulledAtEveryAPDUOfUnblock pulls the card at each APDU of a full unblock and checks that what
-// Unblock reports is the truth: done, not done, or unknown and then found out by reading the card again.
+// TestCardPulledAtEveryAPDUOfUnblock pulls the card at each APDU of a full unblock, once before the card
+// carried the APDU out and once after (before it answered), and checks that what Unblock reports is the
+// truth: done, not done, or unknown and then found out by reading the card again.
 func TestCardPulledAtEveryAPDUOfUnblock(t *testing.T) {
 	r := daemon.Readers()[0]
 	unblock := func(p *card.PIV) error { return p.Unblock(card.Secret(testPUK), card.Secret("246810")) }
@@ -265,34 +267,41 @@ func TestCardPulledAtEveryAPDUOfUnblock(t *testing.T) {
 		t.Fatalf("a whole unblock took %d APDUs", total)
 	}
 	for n := 1; n <= total; n++ {
-		t.Run("", func(t *testing.T) {
-			path := blockedCardFile(t)
-			in := insert(t, r, path, vcard.Faults{RemoveAfter: n})
-			err := withPIV(t, r.Name, unblock)
-			in.remove()
-			if err == nil {
-				t.Fatalf("APDU %d: the card was pulled but Unblock says done", n)
-			}
-			if !errors.Is(err, card.ErrCardRemoved) {
-				t.Fatalf("APDU %d: err = %v, want card removed", n, err)
-			}
-			unknown := errors.Is(err, card.ErrOutcomeUnknown)
-			if unknown != (n == total) {
-				t.Errorf("APDU %d: outcome unknown = %v", n, unknown)
-			}
-			insert(t, r, path, vcard.Faults{})
-			var unblocked bool
-			if err := withPIV(t, r.Name, func(p *card.PIV) (err error) { unblocked, err = p.Unblocked(); return }); err != nil {
-				t.Fatal(err)
-			}
-			if unblocked {
-				t.Errorf("APDU %d: the card was pulled before it answered, yet it is unblocked", n)
-			}
-			// Then the unblock goes through on the re-inserted card.
-			if err := withPIV(t, r.Name, unblock); err != nil {
-				t.Errorf("APDU %d: unblock after re-insertion: %v", n, err)
-			}
-		})
+		for _, carriedOut := range []bool{false, true} {
+			t.Run(fmt.Sprintf("apdu-%d/carried-out-%v", n, carriedOut), func(t *testing.T) {
+				path := blockedCardFile(t)
+				f := vcard.Faults{RemoveAfter: n}
+				if carriedOut {
+					f = vcard.Faults{RemoveUnanswered: n}
+				}
+				in := insert(t, r, path, f)
+				err := withPIV(t, r.Name, unblock)
+				in.remove()
+				if err == nil {
+					t.Fatalf("the card was pulled but Unblock says done")
+				}
+				if !errors.Is(err, card.ErrCardRemoved) {
+					t.Fatalf("err = %v, want card removed", err)
+				}
+				unknown := errors.Is(err, card.ErrOutcomeUnknown)
+				if unknown != (n == total) {
+					t.Errorf("outcome unknown = %v", unknown)
+				}
+				// Found out: reading the card again tells whether the unblock happened.
+				insert(t, r, path, vcard.Faults{})
+				var unblocked bool
+				if err := withPIV(t, r.Name, func(p *card.PIV) (err error) { unblocked, err = p.Unblocked(); return }); err != nil {
+					t.Fatal(err)
+				}
+				if want := carriedOut && n == total; unblocked != want {
+					t.Errorf("unblocked = %v after the card was pulled, want %v", unblocked, want)
+				}
+				// Then the unblock goes through on the re-inserted card.
+				if err := withPIV(t, r.Name, unblock); err != nil {
+					t.Errorf("unblock after re-insertion: %v", err)
+				}
+			})
+		}
 	}
 }
 

@@ -26,8 +26,11 @@ var ErrVPCDClosed = errors.New("vpcd closed the connection")
 // Faults make a card misbehave on purpose, for tests. The zero value is a well-behaved card.
 // APDUs are counted from 1 over one Insert; vpcd's control frames (power, reset, ATR) do not count.
 type Faults struct {
-	// RemoveAfter N closes the socket (pulls the card) instead of answering the Nth APDU.
+	// RemoveAfter N closes the socket (pulls the card) instead of carrying out the Nth APDU.
 	RemoveAfter int
+	// RemoveUnanswered N carries out the Nth APDU, then closes the socket before answering it: the card
+	// did the work, the host never hears so.
+	RemoveUnanswered int
 	// Delay is how long the card thinks before answering each APDU.
 	Delay time.Duration
 	// MalformedAfter N answers the Nth APDU and every later one with the last byte cut off: the status
@@ -37,7 +40,7 @@ type Faults struct {
 
 // Insert dials vpcd at vpcdAddr (pcscd's virtual reader, for example 127.0.0.1:35963) and serves c there:
 // the card is in the reader while Insert runs. It returns nil when ctx is done (the socket is closed:
-// the card is removed) or when Faults.RemoveAfter pulled the card, and an error wrapping ErrVPCDClosed
+// the card is removed) or when Faults.RemoveAfter or RemoveUnanswered pulled the card, and an error wrapping ErrVPCDClosed
 // when vpcd went away.
 func Insert(ctx context.Context, vpcdAddr string, c *Card, f Faults) error {
 	var d net.Dialer
@@ -96,6 +99,9 @@ func Insert(ctx context.Context, vpcdAddr string, c *Card, f Faults) error {
 			}
 			resp = c.Process(frame)
 			clear(frame) // it may hold a PIN
+			if f.RemoveUnanswered > 0 && apdus >= f.RemoveUnanswered {
+				return nil
+			}
 			if f.MalformedAfter > 0 && apdus >= f.MalformedAfter {
 				resp = resp[:len(resp)-1]
 			}
