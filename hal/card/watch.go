@@ -242,12 +242,11 @@ func (w *watcher) update(ctx context.Context, st scard.ReaderState, now time.Tim
 		return
 	}
 	ev := st.EventState
-	if ev&(scard.StateUnknown|scard.StateUnavailable) != 0 {
-		w.removeReader(ctx, st.Reader, now)
-		return
-	}
 	r.flags = ev &^ scard.StateChanged
-	present := ev&scard.StatePresent != 0
+	// An unknown (unplugged) or unavailable reader holds no card. It stays known until ListReaders stops
+	// naming it: removing it here would add it back, unaware, on the next loop, and the next wait would
+	// return at once with the same state, round and round.
+	present := ev&scard.StatePresent != 0 && ev&(scard.StateUnknown|scard.StateUnavailable) == 0
 	mute := present && ev&scard.StateMute != 0
 	card := present && !mute
 	switch {
