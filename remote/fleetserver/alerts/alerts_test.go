@@ -136,3 +136,40 @@ func TestAlertsRaiseNotifyAndClear(t *testing.T) {
 		t.Fatalf("last webhook = %+v", last)
 	}
 }
+
+// TestErrorSpikeRaisesAndClears: five errors from one kiosk within the window raise an error spike (four
+// do not); once they are older than the window the alert clears.
+func TestErrorSpikeRaisesAndClears(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.SQLite(t, store.Options{})
+	now := time.Now().UTC().Truncate(time.Second)
+	b := ingest.Batch{Statuses: []fleet.Status{
+		{V: 1, Kiosk: "kiosk-0001", Online: true, Conn: 1, Site: "s1", Ward: "w", At: now.Add(-2 * time.Hour)},
+		{V: 1, Kiosk: "kiosk-0002", Online: true, Conn: 1, Site: "s1", Ward: "w", At: now.Add(-2 * time.Hour)},
+	}}
+	errorsFrom := func(kiosk string, n int) {
+		for i := range n {
+			b.Events = append(b.Events, fleet.UsageEvent{V: 1, ID: fleet.NewEventID(), Kind: fleet.ErrorRaised,
+				Kiosk: kiosk, Site: "s1", Ward: "w", At: now.Add(time.Duration(-10-i) * time.Minute), ErrorCode: "ERR1009"})
+		}
+	}
+	errorsFrom("kiosk-0001", 5)
+	errorsFrom("kiosk-0002", 4)
+	if _, err := s.Save(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	c := alerts.NewChecker(s, alerts.Rules{}, slog.New(slog.DiscardHandler))
+	if err := c.Check(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	open, _ := s.OpenAlerts(ctx, nil)
+	if len(open) != 1 || open[0].Kiosk != "kiosk-0001" || open[0].Kind != alerts.ErrorSpike {
+		t.Fatalf("open alerts = %+v, want one error spike on kiosk-0001", open)
+	}
+	if err := c.Check(ctx, now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ = s.OpenAlerts(ctx, nil); len(open) != 0 {
+		t.Fatalf("open alerts two hours later = %+v, want none", open)
+	}
+}
