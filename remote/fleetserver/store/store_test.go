@@ -232,3 +232,101 @@ func TestReportFiltersBySiteAndRefusesBadPeriods(t *testing.T) {
 		}
 	})
 }
+
+// TestReportCountsEveryFigure ingests one session of each outcome, at two kiosks on two wards, and checks
+// every figure an RA reads: totals, the groups, each breakdown, the weekly trend and the tables.
+func TestReportCountsEveryFigure(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		mon := time.Date(2026, 10, 5, 9, 30, 0, 0, time.UTC) // a Monday, 10:30 in London
+		at := func(days int) time.Time { return mon.AddDate(0, 0, days) }
+		k1, k2 := "kiosk-0001", "kiosk-0002"
+		var evs []fleet.UsageEvent
+		add := func(kiosk string, start time.Time, kinds ...fleet.UsageEvent) {
+			evs = append(evs, session(kiosk, start, kinds...)...)
+		}
+		add(k1, at(0), fleet.UsageEvent{Kind: fleet.MethodChosen, Method: "email"},
+			fleet.UsageEvent{Kind: fleet.Unlocked, DurationMS: 80_000})
+		add(k1, at(1), fleet.UsageEvent{Kind: fleet.MethodChosen, Method: "email"},
+			fleet.UsageEvent{Kind: fleet.CodeRefused}, fleet.UsageEvent{Kind: fleet.Unlocked, DurationMS: 120_000})
+		add(k1, at(7), fleet.UsageEvent{Kind: fleet.Ineligible, Reason: "no_email"})
+		add(k1, at(7).Add(5*time.Minute), fleet.UsageEvent{Kind: fleet.Ineligible, Reason: "domain_not_allowed"})
+		add(k2, at(8), fleet.UsageEvent{Kind: fleet.Ineligible, Reason: "certificates_expired"})
+		add(k2, at(8).Add(5*time.Minute), fleet.UsageEvent{Kind: fleet.MethodChosen, Method: "sms"},
+			fleet.UsageEvent{Kind: fleet.TimedOut, Step: "enter-code"})
+		add(k2, at(9), fleet.UsageEvent{Kind: fleet.CardRemoved, Step: "choose-passcode"})
+		add(k2, at(9).Add(5*time.Minute), fleet.UsageEvent{Kind: fleet.ErrorRaised, ErrorCode: "ERR1009"},
+			fleet.UsageEvent{Kind: fleet.Abandoned, Step: "unlocking"})
+		b := ingest.Batch{Statuses: []fleet.Status{birth(k1, "leeds", "ward-1", 1), birth(k2, "leeds", "ward-2", 1)}, Events: evs}
+		if _, err := s.Save(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		from, to := store.MonthPeriod(2026, time.October, s.Location())
+		r, err := s.Report(ctx, store.ReportFilter{From: from, To: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Counts{Sessions: 8, Unlocks: 2, Abandoned: 1, TimedOut: 1, CardRemoved: 1, Ineligible: 3,
+			CodeFailures: 1, ServiceErrors: 1, Email: 2, SMS: 1}
+		if r.Total != want {
+			t.Fatalf("totals = %+v, want %+v", r.Total, want)
+		}
+		if r.MedianUnlock != 80*time.Second { // of an even count, the lower middle value
+			t.Errorf("median time to unlock = %v, want 80 s", r.MedianUnlock)
+		}
+		keys := func(kc []store.KeyCount) map[string]int {
+			m := map[string]int{}
+			for _, x := range kc {
+				m[x.Key] = x.Count
+			}
+			return m
+		}
+		for name, got := range map[string]map[string]int{
+			"ineligible by reason": keys(r.IneligibleByReason), "timed out by step": keys(r.TimedOutByStep),
+			"card removed by step": keys(r.CardRemovedByStep), "abandoned by step": keys(r.AbandonedByStep),
+			"errors by code": keys(r.ErrorsByCode),
+		} {
+			wantKeys := map[string]map[string]int{
+				"ineligible by reason": {"no_email": 1, "domain_not_allowed": 1, "certificates_expired": 1},
+				"timed out by step":    {"enter-code": 1}, "card removed by step": {"choose-passcode": 1},
+				"abandoned by step": {"unlocking": 1}, "errors by code": {"ERR1009": 1},
+			}[name]
+			if len(got) != len(wantKeys) {
+				t.Errorf("%s = %v, want %v", name, got, wantKeys)
+			}
+			for k, n := range wantKeys {
+				if got[k] != n {
+					t.Errorf("%s = %v, want %v", name, got, wantKeys)
+				}
+			}
+		}
+		if len(r.ByWard) != 2 || len(r.ByKiosk) != 2 || len(r.BySite) != 1 || r.BySite[0].Sessions != 8 {
+			t.Fatalf("groups: %d sites, %d wards, %d kiosks", len(r.BySite), len(r.ByWard), len(r.ByKiosk))
+		}
+		for _, g := range r.ByKiosk {
+			if g.Kiosk == k1 && (g.Ward != "ward-1" || g.Sessions != 4 || g.Unlocks != 2) ||
+				g.Kiosk == k2 && (g.Ward != "ward-2" || g.Sessions != 4 || g.Unlocks != 0) {
+				t.Errorf("by kiosk: %+v", g)
+			}
+		}
+		weeks := map[string][2]int{}
+		for _, w := range r.Weekly {
+			weeks[w.Start.Format("2006-01-02")] = [2]int{w.Sessions, w.Unlocks}
+		}
+		if weeks["2026-10-05"] != [2]int{2, 2} || weeks["2026-10-12"] != [2]int{6, 0} {
+			t.Errorf("weekly trend = %v", weeks)
+		}
+		if r.Heatmap[0][10] != 3 || r.Heatmap[1][10] != 3 || r.Heatmap[2][10] != 2 {
+			t.Errorf("heat map at 10:00 = Mon %d, Tue %d, Wed %d", r.Heatmap[0][10], r.Heatmap[1][10], r.Heatmap[2][10])
+		}
+		tables := map[string]store.Table{}
+		for _, tb := range r.Tables() {
+			tables[tb.Name] = tb
+		}
+		for name, rows := range map[string]int{"by-ward": 2, "by-kiosk": 2, "ineligible-by-reason": 3, "timed-out-by-step": 1,
+			"card-removed-by-step": 1, "abandoned-by-step": 1, "errors-by-code": 1, "busiest-hours": 7} {
+			if len(tables[name].Rows) != rows {
+				t.Errorf("table %s has %d rows, want %d", name, len(tables[name].Rows), rows)
+			}
+		}
+	})
+}

@@ -280,3 +280,50 @@ func TestPasswordHash(t *testing.T) {
 		t.Fatal("a short password was accepted")
 	}
 }
+
+// TestReportTablesCSVAndPrint: every table of the report downloads as CSV, and the report page and its
+// print view carry the figures, SVG charts and no script the page needs to read them.
+func TestReportTablesCSVAndPrint(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, "viewer")
+	for _, name := range []string{"summary", "by-site", "by-ward", "by-kiosk", "abandoned-by-step", "timed-out-by-step",
+		"card-removed-by-step", "ineligible-by-reason", "errors-by-code", "busiest-hours", "weekly-trend", "repeat-lockouts"} {
+		resp, err := c.Get(f.srv.URL + "/reports/csv/" + name + "?month=2026-10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+			!strings.Contains(resp.Header.Get("Content-Disposition"), name) || len(strings.Split(strings.TrimSpace(string(body)), "\n")) < 1 {
+			t.Errorf("CSV %s: %s %q\n%s", name, resp.Status, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	if code, body := f.get(t, c, "/reports/csv/by-site?month=2026-10"); code != http.StatusOK ||
+		!strings.Contains(body, "site-a,1,1,") || !strings.Contains(body, "site-b,1,1,") {
+		t.Errorf("by-site CSV: %d\n%s", code, body)
+	}
+	if code, _ := f.get(t, c, "/reports/csv/no-such-table?month=2026-10"); code != http.StatusNotFound {
+		t.Errorf("unknown table: %d, want 404", code)
+	}
+	for _, page := range []string{"/reports?month=2026-10", "/reports/print?month=2026-10"} {
+		code, body := f.get(t, c, page)
+		if code != http.StatusOK {
+			t.Fatalf("%s: %d", page, code)
+		}
+		for _, want := range []string{"<table", `<svg class="chart heatmap"`, `<svg class="chart trend"`, "RA hours saved"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %q", page, want)
+			}
+		}
+	}
+	if _, body := f.get(t, c, "/reports/print?month=2026-10"); !strings.Contains(body, "/static/print.css") {
+		t.Error("the print view does not use the print style sheet")
+	}
+	code, body := f.get(t, c, "/metrics")
+	for _, want := range []string{"ssu_fleet_kiosks_online 2", "ssu_fleet_events_ingested_total", "ssu_fleet_ingest_lag_seconds"} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
