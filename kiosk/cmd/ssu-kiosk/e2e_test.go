@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const oldPIN = "314159" // the demo cards' passcode before unlocking
@@ -100,4 +101,44 @@ func TestUnlockByTouch(t *testing.T) {
 	k.screen(t, "welcome")
 	noSecretsLogged(t, k, "sam.example", newPIN, "12345678", demoCardSerial, code)
 	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "1-locked.json"), newPIN, oldPIN)
+}
+
+// TestDemoCards walks the other demo cards through the real stack, as a person trying the demo would:
+// F3 picks the next card, F2 inserts and removes it. The expired card is sent to the RA, the holder with
+// no email is told why not, and the unlocked card's passcode is changed (then checked with OpenSC).
+func TestDemoCards(t *testing.T) {
+	k := startDemo(t, 800, 480)
+	k.out.next(t, 10*time.Second, "Security codes are NOT sent: read them at")
+
+	k.key(t, "F3") // card 2: expired certificates
+	k.key(t, "F2")
+	k.screen(t, "card-expired")
+	k.key(t, "F2")
+	k.screen(t, "welcome")
+
+	k.key(t, "F3") // card 3: no email on the profile
+	k.key(t, "F2")
+	tg := k.targets(t, "start-now")
+	k.click(t, tg["button:start"][0], tg["button:start"][1])
+	k.screen(t, "not-eligible")
+	k.key(t, "F2")
+	k.screen(t, "welcome")
+
+	k.key(t, "F3") // card 4: not locked, its passcode known
+	k.key(t, "F2")
+	tg = k.targets(t, "start-now")
+	k.click(t, tg["button:change-passcode"][0], tg["button:change-passcode"][1])
+	k.screen(t, "change-passcode")
+	const newPIN = "270418"
+	k.typ(t, oldPIN)
+	k.key(t, "Return")
+	k.typ(t, newPIN)
+	k.key(t, "Return")
+	k.typ(t, newPIN)
+	k.key(t, "Return")
+	k.screen(t, "passcode-changed")
+	k.key(t, "F2")
+	k.screen(t, "welcome")
+	noSecretsLogged(t, k, oldPIN, newPIN)
+	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "4-unlocked.json"), newPIN, oldPIN)
 }
