@@ -127,3 +127,22 @@ func TestSetBusy(t *testing.T) {
 		t.Fatal("not idle after SetBusy(false)")
 	}
 }
+
+// TestHealthReportsTheOutboxBound: past its bound the outbox keeps the newest events, and health says
+// how many it dropped, so the fleet sees what a long outage cost.
+func TestHealthReportsTheOutboxBound(t *testing.T) {
+	a, _ := newAgent(t) // an outbox of 10, and no broker to take them
+	ctx := context.Background()
+	for range 13 {
+		if _, err := a.Record(ctx, fleet.UsageEvent{Kind: fleet.SessionStarted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := a.Health(ctx)
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if h.OutboxDepth != 10 || h.OutboxBound != 10 || h.OutboxDropped != 3 {
+		t.Fatalf("outbox in health: depth %d, bound %d, dropped %d; want 10, 10, 3", h.OutboxDepth, h.OutboxBound, h.OutboxDropped)
+	}
+}
