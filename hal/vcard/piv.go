@@ -57,10 +57,15 @@ func (c *Card) getData(cmd command) ([]byte, uint16) {
 		return tlv.Encode(tagDataObject, s.CHUID), swOK
 	case objCCC:
 		return tlv.Encode(tagDataObject, ccc(s.GUID)), swOK
-	case objPIVAuth:
-		return tlv.Encode(tagDataObject, certificateObject(s.PIVAuth.Cert)), swOK
-	case objCardAuth:
-		return tlv.Encode(tagDataObject, certificateObject(s.CardAuth.Cert)), swOK
+	case objPIVAuth, objCardAuth:
+		slot := s.PIVAuth
+		if tag == objCardAuth {
+			slot = s.CardAuth
+		}
+		if len(slot.Cert) == 0 {
+			return nil, swNotFound // never written, as on a real card whose slot holds no certificate
+		}
+		return tlv.Encode(tagDataObject, certificateObject(slot.Cert)), swOK
 	case objPrinted:
 		if !c.pinVerified {
 			return nil, swSecurityStatus

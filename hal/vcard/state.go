@@ -188,6 +188,9 @@ func (s *State) Certificate(key byte) (*x509.Certificate, error) {
 	if !ok {
 		return nil, fmt.Errorf("no key %02X on this card", key)
 	}
+	if len(slot.Cert) == 0 {
+		return nil, fmt.Errorf("no certificate for key %02X on this card", key)
+	}
 	return x509.ParseCertificate(slot.Cert)
 }
 
@@ -257,6 +260,9 @@ func (s *State) check() error {
 		priv, err := slot.signer()
 		if err != nil {
 			return fmt.Errorf("key %02X: %w", key, err)
+		}
+		if len(slot.Cert) == 0 {
+			continue // a key whose certificate object was never written: the card answers 6A82
 		}
 		cert, err := x509.ParseCertificate(slot.Cert)
 		if err != nil {

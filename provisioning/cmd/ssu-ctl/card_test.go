@@ -30,6 +30,13 @@ func TestMain(m *testing.M) {
 // a function that removes it (also run at cleanup).
 func insertCard(t testing.TB) (path, serial string, remove func()) {
 	t.Helper()
+	return insertCardWith(t, 0, nil)
+}
+
+// insertCardWith is insertCard into reader number reader, with the card's state changed by change first
+// (when not nil).
+func insertCardWith(t testing.TB, reader int, change func(*vcard.State)) (path, serial string, remove func()) {
+	t.Helper()
 	ca, err := vcard.LoadCA(filepath.Join("..", "..", "..", "testdata", "pki"))
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +46,9 @@ func insertCard(t testing.TB) (path, serial string, remove func()) {
 		NotAfter: time.Date(2028, 1, 31, 0, 0, 0, 0, time.UTC), PINTries: 3, PUKTries: 3, CA: ca})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if change != nil {
+		change(st)
 	}
 	path = filepath.Join(t.TempDir(), "card.json")
 	if err := st.Save(path); err != nil {
@@ -50,7 +60,7 @@ func insertCard(t testing.TB) (path, serial string, remove func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- vcard.Insert(ctx, daemon.Readers()[0].VPCDAddr, c, vcard.Faults{}) }()
+	go func() { done <- vcard.Insert(ctx, daemon.Readers()[reader].VPCDAddr, c, vcard.Faults{}) }()
 	var once sync.Once
 	remove = func() { once.Do(func() { cancel(); <-done; time.Sleep(1500 * time.Millisecond) }) }
 	t.Cleanup(remove)
@@ -190,5 +200,22 @@ func TestCardWatchPrintsJSONLines(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("watch exited %d", code)
+	}
+}
+
+// TestCardStatusWithoutCertificate: a card whose PIV Authentication certificate is missing still reports
+// what it can (reader, serial, PIN tries), in the second reader: with no --reader, status picks the first
+// reader that holds a card, not the first reader.
+func TestCardStatusWithoutCertificate(t *testing.T) {
+	_, serial, _ := insertCardWith(t, 1, func(st *vcard.State) { st.PIVAuth.Cert = nil })
+	st := status(t)
+	if st.Reader != daemon.Readers()[1].Name {
+		t.Errorf("status read %q, want the reader holding the card, %q", st.Reader, daemon.Readers()[1].Name)
+	}
+	if st.Serial != serial || st.PINTriesLeft == nil || *st.PINTriesLeft != 3 || st.PINBlocked || st.ATR == "" {
+		t.Fatalf("status = %+v", st)
+	}
+	if st.HolderUUID != "" || st.HolderName != "" || st.CertNotAfter != nil {
+		t.Fatalf("status reports a certificate the card does not have: %+v", st)
 	}
 }
