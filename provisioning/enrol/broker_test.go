@@ -6,7 +6,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
-	"syscall"
+	"strconv"
 	"testing"
 	"time"
 
@@ -53,8 +53,13 @@ func mqttConnect(url string, cfg *tls.Config, id string) error {
 func TestRevokedKioskCannotConnect(t *testing.T) {
 	p := fleettest.NewPKI(t)
 	embedded := fleettest.StartEmbedded(t, p)
-	f := newFleet(t, fleetOptions{ca: p.CA, crl: p.CRLFile, deny: embedded})
 	m := fleettest.StartMosquitto(t, p)
+	// What ssu-fleetd --enrol-crl-reload does: SIGHUP to the pid in Mosquitto's pid file after each CRL write.
+	pidFile := filepath.Join(t.TempDir(), "mosquitto.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(m.Pid())+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFleet(t, fleetOptions{ca: p.CA, crl: p.CRLFile, deny: embedded, afterCRL: enrol.ReloadByPIDFile(pidFile)})
 	ctx := context.Background()
 
 	revoked, kept := t.TempDir(), t.TempDir()
@@ -74,10 +79,7 @@ func TestRevokedKioskCannotConnect(t *testing.T) {
 	if _, err := f.client.Revoke(ctx, f.admin, e.KioskID); err != nil {
 		t.Fatal(err)
 	}
-	// Mosquitto reads its crlfile again when told to reload.
-	if err := syscall.Kill(m.Pid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	// The revocation rewrote the CRL and told Mosquitto to reload: it reads its crlfile again.
 	for _, url := range []string{m.URL, embedded.URL()} {
 		// Mosquitto reloads asynchronously: allow it a moment.
 		refused := false
@@ -91,6 +93,21 @@ func TestRevokedKioskCannotConnect(t *testing.T) {
 		}
 		if err := mqttConnect(url, kioskTLS(t, kept), e2.KioskID); err != nil {
 			t.Errorf("%s: a kiosk in good standing was refused: %v", url, err)
+		}
+	}
+}
+
+// TestReloadByPIDFileSaysWhatIsWrong: a missing or garbled pid file is an error that names the file; it
+// never signals some other process.
+func TestReloadByPIDFileSaysWhatIsWrong(t *testing.T) {
+	dir := t.TempDir()
+	garbled := filepath.Join(dir, "garbled.pid")
+	os.WriteFile(garbled, []byte("mosquitto\n"), 0o644)
+	one := filepath.Join(dir, "one.pid")
+	os.WriteFile(one, []byte("1\n"), 0o644)
+	for _, f := range []string{filepath.Join(dir, "missing.pid"), garbled, one} {
+		if err := enrol.ReloadByPIDFile(f)(context.Background()); err == nil {
+			t.Errorf("%s: no error", filepath.Base(f))
 		}
 	}
 }

@@ -64,7 +64,9 @@ type fleetOptions struct {
 	ca    *pki.CA
 	crl   string
 	deny  enrol.DenyList // besides the recording fake
-	log   io.Writer      // the server's log (discarded when nil)
+	// afterCRL runs after each CRL write (enrol.Config.AfterCRLWrite).
+	afterCRL func(context.Context) error
+	log      io.Writer // the server's log (discarded when nil)
 }
 
 func newFleet(t testing.TB, o fleetOptions) *fleet {
@@ -89,7 +91,7 @@ func newFleet(t testing.TB, o fleetOptions) *fleet {
 	admin, digest := enrol.NewAdminToken()
 	f.admin = admin
 	f.srv, err = enrol.NewServer(context.Background(), enrol.Config{
-		CA: f.ca, Store: o.store, AdminDigests: []enrol.TokenDigest{digest}, CRLFile: f.crl,
+		CA: f.ca, Store: o.store, AdminDigests: []enrol.TokenDigest{digest}, CRLFile: f.crl, AfterCRLWrite: o.afterCRL,
 		DenyLists: denyLists(f.deny, o.deny), Now: f.clock.Now,
 		Log: slog.New(slog.NewTextHandler(logTo(o.log), nil)),
 		Profile: enrol.Profile{

@@ -31,6 +31,7 @@ type enrolOptions struct {
 	profile          string // what every kiosk receives (enrol.LoadProfile)
 	admins           string // SHA-256 digests of the admin API tokens, one per line
 	crl              string // where the CRL for Mosquitto is written ("" none)
+	crlReload        string // Mosquitto's pid file: SIGHUP after each CRL write ("" none)
 	tlsCert, tlsKey  string // the listener's certificate; default the embedded broker's
 	adminTokenOutput string // demo only: where the generated admin token is written
 }
@@ -41,6 +42,7 @@ func (e *enrolOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&e.profile, "enrol-profile", "", "what enrolled kiosks receive: broker, identity service, methods (see provisioning/README.md)")
 	fs.StringVar(&e.admins, "enrol-admins", "", "file of admin token digests (ssu-ctl token admin-new)")
 	fs.StringVar(&e.crl, "enrol-crl", "", "write the certificate revocation list for Mosquitto here")
+	fs.StringVar(&e.crlReload, "enrol-crl-reload", "", "Mosquitto's pid file: after each CRL write, SIGHUP that process so it reads the CRL again")
 	fs.StringVar(&e.tlsCert, "enrol-tls-cert", "", "the enrolment listener's certificate (default: --broker-cert)")
 	fs.StringVar(&e.tlsKey, "enrol-tls-key", "", "the enrolment listener's key (default: --broker-key)")
 }
@@ -93,8 +95,16 @@ func newEnrolment(ctx context.Context, o options, log *slog.Logger) (*enrolment,
 		return nil, fmt.Errorf("enrolment store: %w", err)
 	}
 	deny := &lateDenyList{}
+	var reload func(context.Context) error
+	if e.crlReload != "" {
+		if e.crl == "" {
+			st.Close()
+			return nil, errors.New("--enrol-crl-reload needs --enrol-crl")
+		}
+		reload = enrol.ReloadByPIDFile(e.crlReload)
+	}
 	srv, err := enrol.NewServer(ctx, enrol.Config{CA: ca, Store: st, Profile: prof, AdminDigests: admins,
-		CRLFile: e.crl, DenyLists: []enrol.DenyList{deny}, Log: log})
+		CRLFile: e.crl, AfterCRLWrite: reload, DenyLists: []enrol.DenyList{deny}, Log: log})
 	if err != nil {
 		st.Close()
 		return nil, err
