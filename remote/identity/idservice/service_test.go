@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -417,6 +418,34 @@ func TestBadRequests(t *testing.T) {
 		status, hdr, body := h.rawPost(kioskID, tc.path, tc.body)
 		if status < 400 || status >= 500 || !bytes.Contains(body, []byte(`"code":"ERR1012"`)) || hdr.Get(identity.RequestIDHeader) != "fixed-request-id" {
 			t.Errorf("%s %.40s: %d %s", tc.path, tc.body, status, body)
+		}
+	}
+}
+
+// TestRequestIDInBothLogs: the request id a kiosk's call carries is in the kiosk's log line for the call
+// and in the service's, so one id finds both sides of a support case.
+func TestRequestIDInBothLogs(t *testing.T) {
+	h := newHarness(t, sqliteDSN(t))
+	var kioskLog syncBuffer
+	kioskLog.b = &bytes.Buffer{}
+	c, err := identity.NewClient(identity.Config{BaseURL: h.srv.URL, ServiceCAs: h.kioskCA.Pool(),
+		Certificate: h.kioskCA.KioskCert(t, "kiosk-0001"), Timeout: 5 * time.Second, RetryWait: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&kioskLog, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rid := identity.NewRequestID()
+	if _, err := c.Challenge(identity.WithRequestID(context.Background(), rid)); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Close() // waits for the request, and its log line, to finish
+	kioskLog.mu.Lock()
+	kioskSide := kioskLog.b.String()
+	kioskLog.mu.Unlock()
+	for side, logs := range map[string]string{"kiosk": kioskSide, "service": h.logs.String()} {
+		if !strings.Contains(logs, "request_id="+rid) {
+			t.Errorf("the %s's log lacks request_id=%s:\n%s", side, rid, logs)
 		}
 	}
 }
