@@ -42,6 +42,9 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch {
+	case status == hang: // a service that takes the request and never answers
+		_, _ = io.Copy(io.Discard, r.Body) // then net/http notices the client hanging up
+		<-r.Context().Done()
 	case status == http.StatusOK && r.URL.Path == "/v1/challenges":
 		_ = json.NewEncoder(w).Encode(identity.Challenge{Nonce: make([]byte, 32), ExpiresAt: time.Now()})
 	case status == http.StatusNoContent:
@@ -58,6 +61,9 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(identity.ErrorBody{Code: errcat.ERR1011, Message: "x", AttemptsLeft: &left})
 	}
 }
+
+// hang, in a script, is a request the service never answers.
+const hang = -1
 
 func newFlaky(t *testing.T, script map[string][]int) (*flaky, *identity.Client) {
 	t.Helper()
@@ -179,5 +185,28 @@ func TestSecretNeverPrints(t *testing.T) {
 	r.SOPIN.Zero()
 	if string(r.SOPIN) != "\x00\x00\x00\x00\x00\x00\x00\x00" {
 		t.Fatal("not zeroed")
+	}
+}
+
+// TestTimeoutEndsACallToAHungService: a service that takes the request and never answers is given up on
+// after the client's timeout (2 s here) with a clear error, not waited for.
+func TestTimeoutEndsACallToAHungService(t *testing.T) {
+	_, c := newFlaky(t, map[string][]int{"/v1/sessions": {hang}})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.StartSession(context.Background(), identity.StartSessionRequest{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a call to a hung service succeeded")
+		}
+		if _, ok := errcat.CodeOf(err); !ok {
+			t.Fatalf("no error code for a timeout: %v", err)
+		}
+		t.Logf("hung service: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the call to a hung service did not time out")
 	}
 }
