@@ -16,6 +16,10 @@ const demoCardSerial = "8bf9585134e74c3aaf32fc51578aefd4"
 // real stack: pcscd + vpcd + ssu-vcard + ssu-idservice --demo + ssu-kiosk under Xvfb, driven by xdotool.
 func TestUnlockByKeyboard(t *testing.T) {
 	k := startDemo(t, 1920, 1080)
+	// Locked down: the keys that close or leave an application (or, on a console, switch VT) do nothing;
+	// had the kiosk quit, the screens below would never come.
+	k.xdo(t, "key", "--delay", "120", "ctrl+q", "ctrl+w", "ctrl+alt+F1", "alt+F4")
+	k.log.seen(t, "msg=released", "key=F4")
 	k.key(t, "F2") // demo: insert the selected (locked) card
 	k.screen(t, "start-now")
 	k.key(t, "Return") // Start now
