@@ -91,6 +91,27 @@ const pnpReader = `\\?PnP?\Notification`
 // per card already present). When pcscd stops it reports ServiceDown (and the readers and cards gone) and
 // re-establishes its context with exponential backoff, never in a busy loop.
 func Watch(ctx context.Context, opts WatchOptions) <-chan Event {
+	return watch(ctx, opts, establishPCSC)
+}
+
+// pcscContext is what the watcher needs of a PC/SC context: *scard.Context, or a test's fake.
+type pcscContext interface {
+	ListReaders() ([]string, error)
+	GetStatusChange(states []scard.ReaderState, timeout time.Duration) error
+	Cancel() error
+	Release() error
+}
+
+func establishPCSC() (pcscContext, error) {
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// watch is Watch over the PC/SC contexts establish makes.
+func watch(ctx context.Context, opts WatchOptions, establish func() (pcscContext, error)) <-chan Event {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -104,7 +125,7 @@ func Watch(ctx context.Context, opts WatchOptions) <-chan Event {
 		opts.Poll = 2 * time.Second
 	}
 	out := make(chan Event, 32)
-	w := &watcher{opts: opts, out: out, readers: map[string]*readerSeen{}}
+	w := &watcher{opts: opts, out: out, readers: map[string]*readerSeen{}, establish: establish}
 	go func() {
 		defer close(out)
 		w.run(ctx)
@@ -119,17 +140,18 @@ type readerSeen struct {
 }
 
 type watcher struct {
-	opts    WatchOptions
-	out     chan<- Event
-	up      bool
-	known   bool // whether up has been reported at least once
-	readers map[string]*readerSeen
+	opts      WatchOptions
+	establish func() (pcscContext, error)
+	out       chan<- Event
+	up        bool
+	known     bool // whether up has been reported at least once
+	readers   map[string]*readerSeen
 }
 
 func (w *watcher) run(ctx context.Context) {
 	backoff := w.opts.MinBackoff
 	for ctx.Err() == nil {
-		sctx, err := scard.EstablishContext()
+		sctx, err := w.establish()
 		if err == nil {
 			err = w.session(ctx, sctx)
 			sctx.Release()
@@ -149,7 +171,7 @@ func (w *watcher) run(ctx context.Context) {
 }
 
 // session watches through one PC/SC context until ctx is done (nil) or the service fails (its error).
-func (w *watcher) session(ctx context.Context, sctx *scard.Context) error {
+func (w *watcher) session(ctx context.Context, sctx pcscContext) error {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
