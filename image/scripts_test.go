@@ -62,19 +62,60 @@ func TestEnrolmentParameters(t *testing.T) {
 	dir := t.TempDir()
 	cmdline := filepath.Join(dir, "cmdline")
 	conf := filepath.Join(dir, "ssu-enrol.conf")
-	show := `. package/libexec/enrol-params; printf 'server=%s token=%s ssh=%s\n' "$SSU_SERVER" "$SSU_TOKEN" "$SSU_SSH_KEY"`
-	if err := os.WriteFile(cmdline, []byte("BOOT_IMAGE=/vmlinuz root=LABEL=SSU-ROOT ro ssu.server=https://fleet.example:8443 ssu.token=tok-1 quiet\n"), 0o644); err != nil {
+	show := `. package/libexec/enrol-params; printf 'server=%s token=%s pin=%s ssh=%s\n' "$SSU_SERVER" "$SSU_TOKEN" "$SSU_CA_PIN" "$SSU_SSH_KEY"`
+	if err := os.WriteFile(cmdline, []byte("BOOT_IMAGE=/vmlinuz root=LABEL=SSU-ROOT ro ssu.server=https://fleet.example:8443 ssu.token=tok-1 ssu.ca_pin=ab12 quiet\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"SSU_CMDLINE=" + cmdline, "SSU_ENROL_CONF=" + conf}
-	if got, want := run(t, time.Minute, env, "sh", "-c", show), "server=https://fleet.example:8443 token=tok-1 ssh=\n"; got != want {
+	if got, want := run(t, time.Minute, env, "sh", "-c", show), "server=https://fleet.example:8443 token=tok-1 pin=ab12 ssh=\n"; got != want {
 		t.Errorf("from the command line: %q, want %q", got, want)
 	}
-	if err := os.WriteFile(conf, []byte("# enrolment\nTOKEN=tok-2\nSSH_AUTHORIZED_KEY=ssh-ed25519 AAAAC3Nza it@example\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("# enrolment\nTOKEN=tok-2\nCA_PIN=cd34\nSSH_AUTHORIZED_KEY=ssh-ed25519 AAAAC3Nza it@example\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := run(t, time.Minute, env, "sh", "-c", show), "server=https://fleet.example:8443 token=tok-2 ssh=ssh-ed25519 AAAAC3Nza it@example\n"; got != want {
+	if got, want := run(t, time.Minute, env, "sh", "-c", show), "server=https://fleet.example:8443 token=tok-2 pin=cd34 ssh=ssh-ed25519 AAAAC3Nza it@example\n"; got != want {
 		t.Errorf("with the boot partition's file: %q, want %q", got, want)
+	}
+}
+
+// TestEnrolRunsSSUCtl: the unprivileged enrolment step hands ssu-ctl the server, the CA pin when one was
+// given, and the token on its standard input only (never as an argument), and removes the token file.
+func TestEnrolRunsSSUCtl(t *testing.T) {
+	for _, pin := range []string{"", "0f1e2d3c"} {
+		dir := t.TempDir()
+		runDir, bin := filepath.Join(dir, "run"), filepath.Join(dir, "bin")
+		for _, d := range []string{runDir, bin} {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		files := map[string]string{"server": "https://fleet.example:8443\n", "token": "tok-secret-1\n"}
+		if pin != "" {
+			files["ca-pin"] = pin + "\n"
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(runDir, name), []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fake := "#!/bin/sh\nprintf 'args:'; printf ' %s' \"$@\"; printf '\\nstdin: %s\\n' \"$(cat)\"\n"
+		if err := os.WriteFile(filepath.Join(bin, "ssu-ctl"), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out := run(t, time.Minute, []string{"SSU_ENROL_RUN=" + runDir, "PATH=" + bin + ":/usr/bin:/bin"}, "sh", "package/libexec/enrol")
+		args := "args: enrol --server https://fleet.example:8443 --token -"
+		if pin != "" {
+			args = "args: enrol --server https://fleet.example:8443 --ca-pin " + pin + " --token -"
+		}
+		if !strings.Contains(out, args+"\n") || !strings.Contains(out, "stdin: tok-secret-1\n") {
+			t.Errorf("pin %q: ssu-ctl ran as:\n%s\nwant %q and the token on stdin", pin, out, args)
+		}
+		if strings.Contains(strings.SplitN(out, "stdin:", 2)[0], "tok-secret-1") {
+			t.Errorf("the token reached ssu-ctl's arguments or the log:\n%s", out)
+		}
+		if _, err := os.Stat(filepath.Join(runDir, "token")); !os.IsNotExist(err) {
+			t.Errorf("the token file is still there: %v", err)
+		}
 	}
 }
 
