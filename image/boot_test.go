@@ -65,18 +65,7 @@ func BenchmarkBootToReady(b *testing.B) {
 // the seconds from qemu's start to ready, and the guest's uptime then.
 func bootImage(tb testing.TB, check bool) (wall, guest float64) {
 	tb.Helper()
-	requireRoot(tb)
-	requireCommand(tb, "qemu-system-x86_64", "qemu-system-x86")
-	requireCommand(tb, "mkfs.ext4", "e2fsprogs")
-	dir := os.Getenv("SSU_IMAGE_DIR")
-	if dir == "" {
-		dir = filepath.Join(repoDir(tb), "bin", "image")
-	}
-	for _, f := range []string{"vmlinuz", "initrd.img", "root.ext4", "rootfs/etc/passwd"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			tb.Fatalf("no image in %s (%v): run `make image` first", dir, err)
-		}
-	}
+	dir := imageDir(tb)
 	requireCommand(tb, "ssh", "openssh-client")
 	requireCommand(tb, "ssh-keygen", "openssh-client")
 	key := filepath.Join(tb.TempDir(), "id_ed25519")
@@ -87,13 +76,38 @@ func bootImage(tb testing.TB, check bool) (wall, guest float64) {
 	}
 	state := enrolledState(tb, dir, pub)
 
+	return bootAnyAccel(tb, dir, state, key, "", check)
+}
+
+// imageDir is the image `make image` built (SSU_IMAGE_DIR), with what a boot needs.
+func imageDir(tb testing.TB) string {
+	tb.Helper()
+	requireRoot(tb)
+	requireCommand(tb, "qemu-system-x86_64", "qemu-system-x86")
+	requireCommand(tb, "mkfs.ext4", "e2fsprogs")
+	dir := os.Getenv("SSU_IMAGE_DIR")
+	if dir == "" {
+		dir = filepath.Join(repoDir(tb), "bin", "image")
+	}
+	for _, f := range []string{"vmlinuz", "initrd.img", "root.ext4", "state.ext4", "rootfs/etc/passwd"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			tb.Fatalf("no image in %s (%v): run `make image` first", dir, err)
+		}
+	}
+	return dir
+}
+
+// bootAnyAccel boots under KVM, or under TCG where KVM does not start the guest (SSU_QEMU_ACCEL picks
+// one), with extra words on the kernel command line.
+func bootAnyAccel(tb testing.TB, dir, state, key, cmdline string, check bool) (wall, guest float64) {
+	tb.Helper()
 	accels := []string{"kvm", "tcg"}
 	if a := os.Getenv("SSU_QEMU_ACCEL"); a != "" {
 		accels = []string{a}
 	}
 	for i, accel := range accels {
 		last := i == len(accels)-1
-		if ok, wall, guest := bootOnce(tb, dir, state, key, accel, last, check); ok {
+		if ok, wall, guest := bootOnce(tb, dir, state, key, accel, cmdline, last, check); ok {
 			return wall, guest
 		}
 		tb.Logf("the guest kernel did not start under %s; trying %s", accel, accels[i+1])
@@ -103,7 +117,7 @@ func bootImage(tb testing.TB, check bool) (wall, guest float64) {
 
 // bootOnce boots the image; ok is false when the kernel did not start under
 // accel and another accelerator may be tried.
-func bootOnce(t testing.TB, dir, state, key, accel string, last, check bool) (ok bool, wall, guest float64) {
+func bootOnce(t testing.TB, dir, state, key, accel, cmdline string, last, check bool) (ok bool, wall, guest float64) {
 	t.Helper()
 	sshPort := freePort(t)
 	serialLog := filepath.Join(t.TempDir(), "serial.log")
@@ -116,7 +130,7 @@ func bootOnce(t testing.TB, dir, state, key, accel string, last, check bool) (ok
 		"-accel", accel, "-m", "1536", "-smp", "2", "-no-reboot",
 		"-display", "none", "-vga", "std", "-monitor", "none", "-serial", "stdio",
 		"-kernel", filepath.Join(dir, "vmlinuz"), "-initrd", filepath.Join(dir, "initrd.img"),
-		"-append", "root=LABEL=SSU-ROOT ro console=ttyS0 panic=-1 systemd.show_status=1 systemd.journald.forward_to_console=1",
+		"-append", strings.TrimSpace("root=LABEL=SSU-ROOT ro console=ttyS0 panic=-1 systemd.show_status=1 systemd.journald.forward_to_console=1 "+cmdline),
 		"-drive", "file="+filepath.Join(dir, "root.ext4")+",if=virtio,format=raw,snapshot=on",
 		"-drive", "file="+state+",if=virtio,format=raw",
 		"-nic", fmt.Sprintf("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:22", sshPort))
