@@ -105,9 +105,10 @@ image: deps
 	@$(MAKE) --no-print-directory install-debs PKGS="$(DEB_IMAGE)"
 	image/build.sh image $(BIN)/image
 
-# image-test boots the image in qemu and waits for ssu-kiosk.service to be ready (slow; not in make test).
+# image-test boots the image in qemu: enrolled, until ssu-kiosk.service is ready, then checked over SSH;
+# and new, enrolling itself at first boot against ssu-fleetd --demo (slow; not in make test).
 image-test: image
-	$(GO) test -tags imageboot -count=1 -timeout 20m -run TestBootToReady -v ./image/
+	$(GO) test -tags imageboot -count=1 -timeout 20m -run 'TestBootToReady|TestFirstBootEnrolment' -v ./image/
 
 clean:
 	rm -rf $(BIN)
