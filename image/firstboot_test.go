@@ -5,9 +5,7 @@ package image
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"io"
 	"os/exec"
@@ -70,9 +68,8 @@ func TestFirstBootEnrolment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
+	pin := enrol.SPKIPin(conn.ConnectionState().PeerCertificates[0])
 	conn.Close()
-	pin := hex.EncodeToString(sum[:])
 
 	httpClient, err := enrol.NewHTTPClient(filepath.Join(data, "pki", "ca.crt"), "")
 	if err != nil {

@@ -76,6 +76,9 @@ func newEnrolment(ctx context.Context, o options, log *slog.Logger) (*enrolment,
 	if e.caKey == "" || e.profile == "" {
 		return nil, errors.New("enrolment needs --enrol-ca-key and --enrol-profile")
 	}
+	if e.crlReload != "" && e.crl == "" {
+		return nil, errors.New("--enrol-crl-reload needs --enrol-crl")
+	}
 	ca, err := pki.LoadCA(o.caFile, e.caKey)
 	if err != nil {
 		return nil, fmt.Errorf("enrolment: %w", err)
@@ -97,10 +100,6 @@ func newEnrolment(ctx context.Context, o options, log *slog.Logger) (*enrolment,
 	deny := &lateDenyList{}
 	var reload func(context.Context) error
 	if e.crlReload != "" {
-		if e.crl == "" {
-			st.Close()
-			return nil, errors.New("--enrol-crl-reload needs --enrol-crl")
-		}
 		reload = enrol.ReloadByPIDFile(e.crlReload)
 	}
 	srv, err := enrol.NewServer(ctx, enrol.Config{CA: ca, Store: st, Profile: prof, AdminDigests: admins,
