@@ -74,7 +74,7 @@ func run(start time.Time, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ssu-kiosk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "", "configuration `FILE` (see testdata/kiosk/ssu-kiosk.conf)")
-	fs.StringVar(&o.window, "window", "", "window size `WxH` instead of full screen (default 1024x600 with --demo)")
+	fs.StringVar(&o.window, "window", "", "window size `WxH` instead of full screen")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	o.demo.register(fs)
