@@ -7,10 +7,11 @@
 //
 // The demo is only in the demo build: this command built with the demo build tag (demo.go), which
 // make run and make build name bin/ssu-demo. The production ssu-kiosk has no demo flags and carries none
-// of the demo's code (package kiosk/demo, hal/vcard). Demo mode starts pcscd with the vpcd virtual reader when it is not running (as root), ssu-idservice in
-// demo mode, ssu-fleetd in demo mode (its embedded broker and dashboard) and, on F2, ssu-vcard with one of
-// the demo cards in testdata/demo/cards; F3 picks the next card. The terminal says where to read the
-// security codes, and the dashboard's address and admin password. F2 and F3 do nothing outside demo mode.
+// of the demo's code (package kiosk/demo, hal/vcard). Demo mode starts pcscd with the vpcd virtual reader
+// when it is not running (as root), ssu-idservice in demo mode, ssu-fleetd in demo mode (its embedded
+// broker and dashboard) and, on F2, ssu-vcard with one of the demo cards in testdata/demo/cards; F3 picks
+// the next card. The terminal says where to read the security codes, and the dashboard's address and
+// admin password. F2 and F3 do nothing outside demo mode.
 //
 // With fleet-broker set in the configuration (always in demo mode) the kiosk keeps a fleet link: each
 // session's usage events are written to a durable outbox and sent to the fleet server, health is reported
