@@ -8,6 +8,7 @@
 //	ssu-idservice ra set-sopin  --db PATH SERIAL       set a card's SOPIN, read from standard input
 //	ssu-idservice ra allow-domain --db PATH DOMAIN...  add email domains to the allow list
 //	ssu-idservice ra audit --db PATH [--profile UUID] [--limit N]   read the audit log
+//	ssu-idservice ra clear-lockout --db PATH SERIAL|UUID  lift a lockout after too many wrong codes
 //	ssu-idservice --version                            print the version (package provisioning/version)
 //
 // It never logs or prints a security code, SOPIN, email address or phone number (except the development
@@ -92,8 +93,8 @@ type serveFlags struct {
 	tlsCert, tlsKey, clientCA, cardCA, demoProfiles, logLevel                       string
 	smsURL, smsServiceID, smsSecretFile, smsTemplate, smtpPasswordFile, smtpCA      string
 	demo                                                                            bool
-	sendGap                                                                         time.Duration
-	kioskLimit, cardLimit                                                           int
+	sendGap, wrongCodeWindow                                                        time.Duration
+	kioskLimit, cardLimit, wrongCodeLimit                                           int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -120,7 +121,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.demoProfiles, "demo-profiles", "testdata/demo/profiles.csv", "profiles CSV seeded by --demo")
 	fs.DurationVar(&f.sendGap, "send-gap", 30*time.Second, "wait between two code sends in a session")
 	fs.IntVar(&f.kioskLimit, "kiosk-limit", 30, "session starts per kiosk per minute (0: no limit)")
-	fs.IntVar(&f.cardLimit, "card-limit", 10, "session starts per card per hour (0: no limit)")
+	fs.IntVar(&f.cardLimit, "card-limit", 10, "session starts per card per hour (0: no limit); starts whose card proof failed do not count")
+	fs.IntVar(&f.wrongCodeLimit, "wrong-code-limit", idservice.DefaultWrongCodeLimit, "wrong codes per card and per holder, across sessions, within --wrong-code-window before both are locked out until an RA runs ra clear-lockout")
+	fs.DurationVar(&f.wrongCodeWindow, "wrong-code-window", idservice.DefaultWrongCodeWindow, "the rolling window of --wrong-code-limit")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -271,7 +274,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	cfg := idservice.Config{Store: store, Sealer: sealer, CardRoots: cardRoots, SendGap: f.sendGap,
-		KioskSessionsPerMinute: f.kioskLimit, CardSessionsPerHour: f.cardLimit, Logger: log}
+		KioskSessionsPerMinute: f.kioskLimit, CardSessionsPerHour: f.cardLimit,
+		WrongCodeLimit: f.wrongCodeLimit, WrongCodeWindow: f.wrongCodeWindow, Logger: log}
+	if f.wrongCodeLimit <= 0 || f.wrongCodeWindow <= 0 {
+		return usageError{errors.New("--wrong-code-limit and --wrong-code-window must be positive: the limit cannot be turned off")}
+	}
 	var outboxSrv *http.Server
 	switch {
 	case f.outbox != "":
@@ -428,7 +435,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func raCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{errors.New("usage: ssu-idservice ra set-email|set-mobile|set-sopin|allow-domain|audit --db PATH …")}
+		return usageError{errors.New("usage: ssu-idservice ra set-email|set-mobile|set-sopin|allow-domain|audit|clear-lockout --db PATH …")}
 	}
 	action, args := args[0], args[1:]
 	fs := flag.NewFlagSet("ra "+action, flag.ContinueOnError)
@@ -440,7 +447,7 @@ func raCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	want := map[string]int{"set-email": 2, "set-mobile": 2, "set-sopin": 1, "audit": 0}
+	want := map[string]int{"set-email": 2, "set-mobile": 2, "set-sopin": 1, "audit": 0, "clear-lockout": 1}
 	if n, ok := want[action]; ok && fs.NArg() != n || action == "allow-domain" && fs.NArg() == 0 {
 		return usageError{fmt.Errorf("ra %s: wrong number of arguments", action)}
 	}
@@ -466,6 +473,12 @@ func raCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		clear(sopin)
 	case "allow-domain":
 		err = ra.AllowDomains(ctx, fs.Args())
+	case "clear-lockout":
+		n, cerr := ra.ClearLockout(ctx, fs.Arg(0))
+		if cerr != nil {
+			return cerr
+		}
+		fmt.Fprintf(stdout, "lockouts lifted: %d\n", n)
 	case "audit":
 		entries, aerr := ra.Store.AuditLog(ctx, *profile, *limit)
 		if aerr != nil {

@@ -79,6 +79,7 @@ func TestImportAndRA(t *testing.T) {
 		{"", []string{"ra", "set-mobile", "--db", db, "555000000003", "07700 900333"}},
 		{"87654321\n", []string{"ra", "set-sopin", "--db", db, demoSerial(t, "555000000003")}},
 		{"", []string{"ra", "allow-domain", "--db", db, "nhs.net", "example.nhs.uk"}},
+		{"", []string{"ra", "clear-lockout", "--db", db, demoSerial(t, "555000000003")}},
 	} {
 		if code, out, errs := runCmd(t, tc.stdin, tc.args...); code != 0 || !strings.Contains(out, "done") {
 			t.Fatalf("%v: %d %q %q", tc.args, code, out, errs)
@@ -91,7 +92,7 @@ func TestImportAndRA(t *testing.T) {
 		t.Error("an unknown profile was changed")
 	}
 	code, out, _ = runCmd(t, "", "ra", "audit", "--db", db, "--profile", "555000000003")
-	if code != 0 || !strings.Contains(out, "ra.set-sopin") || !strings.Contains(out, "ra.set-email") || strings.Contains(out, "87654321") || strings.Contains(out, "@") {
+	if code != 0 || !strings.Contains(out, "ra.set-sopin") || !strings.Contains(out, "ra.set-email") || !strings.Contains(out, "ra.clear-lockout") || strings.Contains(out, "87654321") || strings.Contains(out, "@") {
 		t.Fatalf("audit: %d %q", code, out)
 	}
 	if strings.Contains(out, "555000000009") {

@@ -17,6 +17,7 @@ const (
 	ERR1013 Code = "ERR1013" // rate limit for this card or kiosk
 	ERR1014 Code = "ERR1014" // session unknown or already finished
 	ERR1015 Code = "ERR1015" // method unavailable (face verification)
+	ERR1016 Code = "ERR1016" // too many wrong codes for this card or holder: locked until an RA clears it
 )
 
 var serviceEntries = []Entry{
@@ -50,4 +51,6 @@ var serviceEntries = []Entry{
 		"Remove your smartcard and insert it again to start over."},
 	{ERR1015, "This way of proving who you are is not available",
 		"Please choose email or text message instead, or visit your Registration Authority (RA)."},
+	{ERR1016, "Self-service unlock is paused for this smartcard",
+		"Too many wrong security codes were entered. Please ask your Registration Authority (RA) to unlock your smartcard."},
 }

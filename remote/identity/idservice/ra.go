@@ -239,3 +239,30 @@ func (ra *RA) AllowDomains(ctx context.Context, domains []string) error {
 	}
 	return nil
 }
+
+// ClearLockout lifts a lockout raised by too many wrong codes and starts the count again. who is a card
+// serial (the card and its registered holder are cleared) or a holder's profile UUID (the holder and every
+// lockout raised through their cards). It returns how many lockouts were lifted; none is not an error.
+func (ra *RA) ClearLockout(ctx context.Context, who string) (int, error) {
+	who = strings.TrimSpace(who)
+	var serial, profile string
+	switch {
+	case isSerial(strings.ToLower(who)):
+		serial = strings.ToLower(who)
+		card, err := ra.Store.Card(ctx, serial)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return 0, err
+		}
+		profile = card.ProfileUUID
+	case who != "" && len(who) <= 64 && printable(who):
+		profile = who
+	default:
+		return 0, errors.New("clear lockout: give a card serial (32 hex characters) or a profile UUID")
+	}
+	n, err := ra.Store.ClearLockout(ctx, serial, profile)
+	if err != nil {
+		return 0, err
+	}
+	return n, ra.audit(ctx, AuditEntry{ProfileUUID: profile, CardSerial: serial, Action: "ra.clear-lockout", Outcome: "ok",
+		Detail: fmt.Sprintf("lockouts lifted: %d", n)})
+}

@@ -2,6 +2,15 @@
 // SOPIN encrypted at rest, sends security codes, releases a SOPIN once per verified session, and audits
 // every step. It implements the contract in package identity (see openapi.yaml there) over mutual TLS.
 //
+// Policy on guessing. A session allows 5 wrong codes; wrong codes also add up across sessions, per card
+// and per holder (over all their cards), within a rolling window (Config.WrongCodeWindow, 24 h by default).
+// When either count reaches Config.WrongCodeLimit (10 by default) the card and its holder are locked out:
+// new sessions, and code sends and checks in sessions already open, are refused with ERR1016 ("ask your
+// RA"), and an audit entry (action "lockout") is raised. A lockout does not expire; an RA lifts it with
+// `ssu-idservice ra clear-lockout SERIAL|UUID`, which also restarts the count. The limits per card
+// (Config.CardSessionsPerHour) and the lockout apply only to starts whose card proof succeeded: anyone can
+// name a card's serial, so a failed proof counts against its kiosk, never against the card it named.
+//
 // It must never log, audit, echo or put in an error a security code, PIN, SOPIN, email address or phone
 // number; codes are stored only as keyed hashes; the audit log is append-only.
 package idservice
@@ -36,9 +45,15 @@ type Config struct {
 	SMS   Courier
 	// SendGap is the wait between two sends in a session; 30 s when zero.
 	SendGap time.Duration
-	// KioskSessionsPerMinute and CardSessionsPerHour limit session starts; 0 means no limit.
+	// KioskSessionsPerMinute and CardSessionsPerHour limit session starts; 0 means no limit. A session
+	// whose card proof failed counts against its kiosk, never against the card it named.
 	KioskSessionsPerMinute int
 	CardSessionsPerHour    int
+	// WrongCodeLimit is how many wrong codes, across sessions, a card or a holder may enter within
+	// WrongCodeWindow before the service locks the card and its holder out until an RA clears it
+	// (ssu-idservice ra clear-lockout). 10 and 24 h when zero; it cannot be turned off.
+	WrongCodeLimit  int
+	WrongCodeWindow time.Duration
 	// DeliveryTimeout bounds one delivery; 30 s when zero.
 	DeliveryTimeout time.Duration
 	// Now is the clock; time.Now when nil.
@@ -46,6 +61,12 @@ type Config struct {
 	// Logger gets operational logs (never personal data); slog.Default when nil.
 	Logger *slog.Logger
 }
+
+// Defaults for the wrong-code limit across sessions (Config.WrongCodeLimit, WrongCodeWindow).
+const (
+	DefaultWrongCodeLimit  = 10
+	DefaultWrongCodeWindow = 24 * time.Hour
+)
 
 // Service implements the contract's steps. Codes go out on background goroutines, so the answer to a send
 // takes the same time whether or not a code went out; Close waits for them.
@@ -68,6 +89,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.DeliveryTimeout == 0 {
 		cfg.DeliveryTimeout = 30 * time.Second
+	}
+	if cfg.WrongCodeLimit == 0 {
+		cfg.WrongCodeLimit = DefaultWrongCodeLimit
+	}
+	if cfg.WrongCodeWindow == 0 {
+		cfg.WrongCodeWindow = DefaultWrongCodeWindow
+	}
+	if cfg.WrongCodeLimit < 0 || cfg.WrongCodeWindow < 0 {
+		return nil, errors.New("idservice: the wrong-code limit and window must be positive")
 	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {
@@ -213,21 +243,29 @@ func (s *Service) StartSession(ctx context.Context, c call, req identity.StartSe
 		s.audit(ctx, c, AuditEntry{CardSerial: req.CardSerial, Action: "session.start", Outcome: "refused", Detail: "nonce unknown, used or expired"})
 		return identity.Session{}, refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("nonce unknown, already used, expired or for another kiosk"))
 	}
-	if n := s.cfg.CardSessionsPerHour; n > 0 {
-		count, err := s.cfg.Store.SessionsSince(ctx, "", req.CardSerial, now.Add(-time.Hour))
-		if err != nil {
-			return identity.Session{}, internal(err)
+	// The card's own limits apply only when the card proved itself: a proof that fails says nothing about
+	// the card it names, so it must not use up that card's sessions or lock it out.
+	proof := checkCard(req, s.cfg.CardRoots, now)
+	if !errors.Is(proof, errNotGenuine) {
+		if n := s.cfg.CardSessionsPerHour; n > 0 {
+			count, err := s.cfg.Store.SessionsSince(ctx, "", req.CardSerial, now.Add(-time.Hour))
+			if err != nil {
+				return identity.Session{}, internal(err)
+			}
+			if count >= n {
+				s.audit(ctx, c, AuditEntry{CardSerial: req.CardSerial, Action: "session.start", Outcome: "rate-limited", Detail: "card"})
+				return identity.Session{}, refuse(http.StatusTooManyRequests, errcat.ERR1013, errors.New("card session limit"))
+			}
 		}
-		if count >= n {
-			s.audit(ctx, c, AuditEntry{CardSerial: req.CardSerial, Action: "session.start", Outcome: "rate-limited", Detail: "card"})
-			return identity.Session{}, refuse(http.StatusTooManyRequests, errcat.ERR1013, errors.New("card session limit"))
+		if err := s.checkLockout(ctx, c, req.CardSerial, req.HolderUUID, "", "session.start"); err != nil {
+			return identity.Session{}, err
 		}
 	}
 
 	out := identity.Session{ID: newSessionID(), ExpiresAt: now.Add(identity.SessionLifetime).UTC()}
 	rec := SessionRecord{ID: out.ID, KioskID: c.KioskID, CardSerial: req.CardSerial, CreatedAt: now, ExpiresAt: out.ExpiresAt, State: stateRefused}
 	var profile Profile
-	reason, detail, err := s.eligibility(ctx, req, now, &profile)
+	reason, detail, err := s.eligibility(ctx, req, proof, &profile)
 	if err != nil {
 		return identity.Session{}, internal(err)
 	}
@@ -255,9 +293,9 @@ func (s *Service) StartSession(ctx context.Context, c call, req identity.StartSe
 	return out, nil
 }
 
-// eligibility returns "" when the person may go on, or the reason not; detail is for the audit log.
-func (s *Service) eligibility(ctx context.Context, req identity.StartSessionRequest, now time.Time, p *Profile) (identity.Ineligibility, string, error) {
-	proof := checkCard(req, s.cfg.CardRoots, now)
+// eligibility returns "" when the person may go on, or the reason not; detail is for the audit log. proof
+// is checkCard's verdict on the request.
+func (s *Service) eligibility(ctx context.Context, req identity.StartSessionRequest, proof error, p *Profile) (identity.Ineligibility, string, error) {
 	switch {
 	case errors.Is(proof, errNotGenuine):
 		return identity.CardNotGenuine, proof.Error(), nil
@@ -405,6 +443,9 @@ func (s *Service) SendCode(ctx context.Context, c call, id string, req identity.
 	if err := s.usable(rec, now); err != nil {
 		return identity.SendCodeResult{}, err
 	}
+	if err := s.checkLockout(ctx, c, rec.CardSerial, rec.ProfileUUID, rec.ID, "code.send"); err != nil {
+		return identity.SendCodeResult{}, err
+	}
 	profile, err := s.cfg.Store.Profile(ctx, rec.ProfileUUID)
 	if err != nil {
 		return identity.SendCodeResult{}, internal(err)
@@ -509,6 +550,10 @@ func (s *Service) VerifyCode(ctx context.Context, c call, id string, req identit
 		}
 		return identity.Release{}, err
 	}
+	// Checked before the code, so sessions opened before a lockout cannot go on guessing.
+	if err := s.checkLockout(ctx, c, rec.CardSerial, rec.ProfileUUID, rec.ID, "code.verify"); err != nil {
+		return identity.Release{}, err
+	}
 	hash := s.cfg.Sealer.CodeHash(rec.ID, req.Code)
 	if len(req.Code) != identity.CodeDigits || len(rec.CodeHash) == 0 || subtle.ConstantTimeCompare(hash, rec.CodeHash) != 1 {
 		return identity.Release{}, s.wrongCode(ctx, c, rec)
@@ -535,6 +580,53 @@ func (s *Service) VerifyCode(ctx context.Context, c call, id string, req identit
 	return identity.Release{SOPIN: sopin}, nil
 }
 
+// lockedOut is the refusal for a card or holder locked out by wrong codes.
+func lockedOut() *apiError {
+	return refuse(http.StatusForbidden, errcat.ERR1016, errors.New("too many wrong codes for this card or holder: locked until an RA clears it"))
+}
+
+// checkLockout refuses, and audits, a step for a card or holder that is locked out.
+func (s *Service) checkLockout(ctx context.Context, c call, cardSerial, profileUUID, sessionID, action string) error {
+	locked, err := s.cfg.Store.LockedOut(ctx, cardSerial, profileUUID)
+	if err != nil {
+		return internal(err)
+	}
+	if !locked {
+		return nil
+	}
+	s.audit(ctx, c, AuditEntry{ProfileUUID: profileUUID, CardSerial: cardSerial, SessionID: sessionID,
+		Action: action, Outcome: "locked-out", Detail: "too many wrong codes; an RA must clear it"})
+	return lockedOut()
+}
+
+// countGuess adds a wrong code to the counts across sessions and, when the card or the holder reaches the
+// limit within the window, locks both out and raises an audit entry. It reports whether they are locked.
+func (s *Service) countGuess(ctx context.Context, c call, rec SessionRecord) (bool, error) {
+	now := s.now()
+	if err := s.cfg.Store.RecordGuess(ctx, rec.CardSerial, rec.ProfileUUID, rec.ID, now); err != nil {
+		return false, err
+	}
+	card, holder, err := s.cfg.Store.GuessesSince(ctx, rec.CardSerial, rec.ProfileUUID, now.Add(-s.cfg.WrongCodeWindow))
+	if err != nil {
+		return false, err
+	}
+	if card < s.cfg.WrongCodeLimit && holder < s.cfg.WrongCodeLimit {
+		return false, nil
+	}
+	fresh, err := s.cfg.Store.LockOut(ctx, rec.CardSerial, rec.ProfileUUID, now)
+	if err != nil {
+		return false, err
+	}
+	if fresh {
+		s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+			Action: "lockout", Outcome: "locked-out",
+			Detail: fmt.Sprintf("wrong codes within %s: card %d, holder %d (limit %d); an RA must clear it", s.cfg.WrongCodeWindow, card, holder, s.cfg.WrongCodeLimit)})
+		s.log.Warn("card and holder locked out after too many wrong codes", "session", rec.ID, "kiosk", c.KioskID,
+			"card", rec.CardSerial, "request_id", c.RequestID)
+	}
+	return true, nil
+}
+
 func (s *Service) wrongCode(ctx context.Context, c call, rec SessionRecord) error {
 	wrong, ok, err := s.cfg.Store.RecordWrongCode(ctx, rec.ID, identity.MaxWrongCodes)
 	if err != nil {
@@ -553,6 +645,15 @@ func (s *Service) wrongCode(ctx context.Context, c call, rec SessionRecord) erro
 	left := identity.MaxWrongCodes - wrong
 	entry := AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
 		Action: "code.verify", Outcome: "wrong", Detail: fmt.Sprintf("wrong codes: %d", wrong)}
+	locked, err := s.countGuess(ctx, c, rec)
+	if err != nil {
+		return internal(err)
+	}
+	if locked {
+		entry.Outcome = "locked-out"
+		s.audit(ctx, c, entry)
+		return lockedOut()
+	}
 	if left <= 0 {
 		entry.Outcome = "ended"
 		s.audit(ctx, c, entry)

@@ -11,6 +11,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
+
+	"ssu-kiosk/remote/identity"
 )
 
 // ErrNotFound is returned when a profile, card or session does not exist.
@@ -40,6 +42,9 @@ type Card struct {
 	ProfileUUID string
 	SealedSOPIN []byte
 }
+
+// notGenuineReason is the stored reason of a session whose card proof failed.
+const notGenuineReason = string(identity.CardNotGenuine)
 
 // Session states.
 const (
@@ -193,6 +198,26 @@ var migrations = []migration{{
 			FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
 		`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 			FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()`,
+	},
+}, {
+	// Version 2: wrong codes add up across sessions (per card and per holder, over a rolling window), and a
+	// lockout stops new sessions for a card and its holder until an RA clears it.
+	version: 2,
+	common: []string{
+		`CREATE TABLE wrong_codes (
+			id {{SERIAL}},
+			at BIGINT NOT NULL,
+			card_serial TEXT NOT NULL,
+			profile_uuid TEXT NOT NULL DEFAULT '',
+			session_id TEXT NOT NULL)`,
+		`CREATE INDEX wrong_codes_card ON wrong_codes(card_serial, at)`,
+		`CREATE INDEX wrong_codes_profile ON wrong_codes(profile_uuid, at)`,
+		`CREATE TABLE lockouts (
+			card_serial TEXT NOT NULL,
+			profile_uuid TEXT NOT NULL DEFAULT '',
+			locked_at BIGINT NOT NULL,
+			PRIMARY KEY (card_serial, profile_uuid))`,
+		`CREATE INDEX lockouts_profile ON lockouts(profile_uuid)`,
 	},
 }}
 
@@ -481,19 +506,97 @@ func (s *Store) CompleteSession(ctx context.Context, id, outcome, reason string,
 	return n == 1, nil
 }
 
-// SessionsSince counts sessions started by a kiosk (kioskID set) or for a card (cardSerial set) since t.
+// SessionsSince counts sessions started by a kiosk (kioskID set) since t, or for a card (cardSerial set)
+// since t. A card's count leaves out sessions whose card proof failed: anyone can claim a serial, and only
+// the card itself can start a session that counts against it.
 func (s *Store) SessionsSince(ctx context.Context, kioskID, cardSerial string, t time.Time) (int, error) {
 	var n int
 	var err error
 	if kioskID != "" {
 		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE kiosk_id = $1 AND created_at >= $2`, kioskID, micros(t)).Scan(&n)
 	} else {
-		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE card_serial = $1 AND created_at >= $2`, cardSerial, micros(t)).Scan(&n)
+		err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE card_serial = $1 AND created_at >= $2 AND reason <> $3`,
+			cardSerial, micros(t), notGenuineReason).Scan(&n)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("count sessions: %w", err)
 	}
 	return n, nil
+}
+
+// RecordGuess stores one wrong code for a card and its holder, for the limits across sessions.
+func (s *Store) RecordGuess(ctx context.Context, cardSerial, profileUUID, sessionID string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO wrong_codes (at, card_serial, profile_uuid, session_id) VALUES ($1, $2, $3, $4)`,
+		micros(now), cardSerial, profileUUID, sessionID)
+	if err != nil {
+		return fmt.Errorf("record wrong code: %w", err)
+	}
+	return nil
+}
+
+// GuessesSince counts the wrong codes entered with a card, and for a holder (with any of their cards),
+// since t.
+func (s *Store) GuessesSince(ctx context.Context, cardSerial, profileUUID string, t time.Time) (card, holder int, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM wrong_codes WHERE card_serial = $1 AND at >= $3),
+			(SELECT COUNT(*) FROM wrong_codes WHERE profile_uuid = $2 AND profile_uuid <> '' AND at >= $3)`,
+		cardSerial, profileUUID, micros(t)).Scan(&card, &holder)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count wrong codes: %w", err)
+	}
+	return card, holder, nil
+}
+
+// LockOut stops new sessions for a card and its holder until ClearLockout; false when it already was.
+func (s *Store) LockOut(ctx context.Context, cardSerial, profileUUID string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO lockouts (card_serial, profile_uuid, locked_at) VALUES ($1, $2, $3)
+		ON CONFLICT (card_serial, profile_uuid) DO NOTHING`, cardSerial, profileUUID, micros(now))
+	if err != nil {
+		return false, fmt.Errorf("lock out: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("lock out: %w", err)
+	}
+	return n == 1, nil
+}
+
+// LockedOut reports whether the card, or the holder (through any of their cards), is locked out.
+func (s *Store) LockedOut(ctx context.Context, cardSerial, profileUUID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM lockouts WHERE card_serial = $1 OR (profile_uuid = $2 AND profile_uuid <> '')`,
+		cardSerial, profileUUID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read lockouts: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ClearLockout lifts the lockouts of a card (cardSerial set) or of a holder (profileUUID set; both may be)
+// and forgets their wrong codes, so the count starts again. It returns how many lockouts were lifted.
+func (s *Store) ClearLockout(ctx context.Context, cardSerial, profileUUID string) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("clear lockout: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM lockouts WHERE (card_serial = $1 AND card_serial <> '') OR (profile_uuid = $2 AND profile_uuid <> '')`,
+		cardSerial, profileUUID)
+	if err != nil {
+		return 0, fmt.Errorf("clear lockout: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("clear lockout: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM wrong_codes WHERE (card_serial = $1 AND card_serial <> '') OR (profile_uuid = $2 AND profile_uuid <> '')`,
+		cardSerial, profileUUID); err != nil {
+		return 0, fmt.Errorf("clear lockout: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("clear lockout: %w", err)
+	}
+	return int(n), nil
 }
 
 // Audit appends one entry to the audit log.
