@@ -87,6 +87,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 type usageError struct{ error }
 
+// demoCardCA is the test card CA, whose private key is public: trusted only with --demo.
+const demoCardCA = "testdata/pki/card-ca.pem"
+
 // serveFlags are the service's settings, from flags and the config file.
 type serveFlags struct {
 	config, listen, db, keyFile, outbox, outboxListen, smtp, smtpFrom, allowDomains string
@@ -116,7 +119,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "service certificate (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "service private key (PEM)")
 	fs.StringVar(&f.clientCA, "client-ca", "", "CA bundle that issues kiosk device certificates (PEM)")
-	fs.StringVar(&f.cardCA, "card-ca", "testdata/pki/card-ca.pem", "CA bundle that issues smartcard certificates (PEM)")
+	fs.StringVar(&f.cardCA, "card-ca", "", "CA bundle that issues smartcard certificates (PEM); required, except with --demo, where it defaults to "+demoCardCA+" (the test CA, trusted only in demo mode)")
 	fs.BoolVar(&f.demo, "demo", false, "seed the demo profiles, allow nhs.net, and write codes to an outbox")
 	fs.StringVar(&f.demoProfiles, "demo-profiles", "testdata/demo/profiles.csv", "profiles CSV seeded by --demo")
 	fs.DurationVar(&f.sendGap, "send-gap", 30*time.Second, "wait between two code sends in a session")
@@ -211,7 +214,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cardRoots, err := idservice.LoadCertPool(f.cardCA)
+	if f.cardCA == "" {
+		if !f.demo {
+			return usageError{errors.New("--card-ca is required: the CA bundle that issues your smartcards' certificates (the test card CA in testdata/pki is trusted only with --demo)")}
+		}
+		f.cardCA = demoCardCA
+	}
+	cardRoots, err := idservice.LoadCardCAs(f.cardCA, f.demo)
 	if err != nil {
 		return fmt.Errorf("--card-ca: %w", err)
 	}

@@ -270,3 +270,22 @@ func demoSerial(t *testing.T, holderUUID string) string {
 	t.Fatalf("no demo profile %s", holderUUID)
 	return ""
 }
+
+// TestServeNeedsCardCA: a real service refuses to start without its card CA, and refuses the published test
+// card CA (testdata/pki) unless in demo mode.
+func TestServeNeedsCardCA(t *testing.T) {
+	dir := t.TempDir()
+	p := writePKI(t, dir)
+	base := []string{"--db", filepath.Join(dir, "x.db"), "--tls-cert", p.cert, "--tls-key", p.key, "--client-ca", p.clientCA, "--listen", "127.0.0.1:0"}
+	code, _, errs := runCmd(t, "", base...)
+	if code != 2 || !strings.Contains(errs, "--card-ca is required") {
+		t.Fatalf("no card CA: %d %q", code, errs)
+	}
+	code, _, errs = runCmd(t, "", append(base, "--card-ca", repoFile(t, "testdata/pki/card-ca.pem"))...)
+	if code != 1 || !strings.Contains(errs, "trusted only in demo mode") {
+		t.Fatalf("the test card CA outside demo mode: %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.db")); err == nil {
+		t.Error("the store was opened before the card CA was checked")
+	}
+}
