@@ -59,7 +59,7 @@ func benchService(b *testing.B, db, keyFile string) {
 	}
 	addr := freeAddr(b)
 	startChild(b, p, addr, "--listen", addr, "--db", db, "--key-file", keyFile, "--tls-cert", p.cert, "--tls-key", p.key,
-		"--client-ca", p.clientCA, "--card-ca", p.cardCAFile, "--outbox", outbox, "--outbox-listen", "127.0.0.1:0",
+		"--client-ca", p.clientCA, "--client-crl", p.crl, "--card-ca", p.cardCAFile, "--outbox", outbox, "--outbox-listen", "127.0.0.1:0",
 		"--allow-domains", "nhs.net", "--kiosk-limit", "0", "--card-limit", "0", "--log-level", "warn")
 	clients := make([]*identity.Client, workers)
 	for i := range clients {

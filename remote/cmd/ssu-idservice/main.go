@@ -94,6 +94,7 @@ const demoCardCA = "testdata/pki/card-ca.pem"
 type serveFlags struct {
 	config, listen, db, keyFile, outbox, outboxListen, smtp, smtpFrom, allowDomains string
 	tlsCert, tlsKey, clientCA, cardCA, demoProfiles, logLevel                       string
+	clientCRL, fleetIdentity                                                        string
 	smsURL, smsServiceID, smsSecretFile, smsTemplate, smtpPasswordFile, smtpCA      string
 	demo                                                                            bool
 	sendGap, wrongCodeWindow                                                        time.Duration
@@ -119,6 +120,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "service certificate (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "service private key (PEM)")
 	fs.StringVar(&f.clientCA, "client-ca", "", "CA bundle that issues kiosk device certificates (PEM)")
+	fs.StringVar(&f.clientCRL, "client-crl", "", "the fleet CA's revocation list (PEM), as ssu-fleetd --enrol-crl writes it; read again when it changes. Required, except with --demo")
+	fs.StringVar(&f.fleetIdentity, "fleet-identity", idservice.DefaultFleetIdentity, "the fleet server's certificate CN (ssu-fleetd --identity): refused as a kiosk")
 	fs.StringVar(&f.cardCA, "card-ca", "", "CA bundle that issues smartcard certificates (PEM); required, except with --demo, where it defaults to "+demoCardCA+" (the test CA, trusted only in demo mode)")
 	fs.BoolVar(&f.demo, "demo", false, "seed the demo profiles, allow nhs.net, and write codes to an outbox")
 	fs.StringVar(&f.demoProfiles, "demo-profiles", "testdata/demo/profiles.csv", "profiles CSV seeded by --demo")
@@ -224,6 +227,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--card-ca: %w", err)
 	}
+	var revs *idservice.Revocations
+	switch {
+	case f.clientCRL != "":
+		issuers, err := idservice.LoadCertificates(f.clientCA)
+		if err != nil {
+			return fmt.Errorf("--client-ca: %w", err)
+		}
+		if revs, err = idservice.LoadRevocations(f.clientCRL, issuers, log); err != nil {
+			return fmt.Errorf("--client-crl: %w", err)
+		}
+	case !f.demo:
+		return usageError{errors.New("--client-crl is required: the fleet CA's revocation list (ssu-fleetd --enrol-crl), so revoked kiosks are refused")}
+	default:
+		log.Warn("demo mode without --client-crl: revoked kiosk certificates are not refused")
+	}
 	dbGiven := false
 	fs.Visit(func(fl *flag.Flag) { dbGiven = dbGiven || fl.Name == "db" })
 	if f.demo && !dbGiven {
@@ -284,7 +302,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	cfg := idservice.Config{Store: store, Sealer: sealer, CardRoots: cardRoots, SendGap: f.sendGap,
 		KioskSessionsPerMinute: f.kioskLimit, CardSessionsPerHour: f.cardLimit,
-		WrongCodeLimit: f.wrongCodeLimit, WrongCodeWindow: f.wrongCodeWindow, Logger: log}
+		WrongCodeLimit: f.wrongCodeLimit, WrongCodeWindow: f.wrongCodeWindow,
+		Revocations: revs, FleetIdentity: f.fleetIdentity, Logger: log}
 	if f.wrongCodeLimit <= 0 || f.wrongCodeWindow <= 0 {
 		return usageError{errors.New("--wrong-code-limit and --wrong-code-window must be positive: the limit cannot be turned off")}
 	}
@@ -353,6 +372,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	tlsConfig.VerifyConnection = svc.VerifyConnection
 	srv := &http.Server{Handler: svc.Handler(), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -105,8 +106,8 @@ func TestImportAndRA(t *testing.T) {
 
 // pki is the files a service process needs.
 type pki struct {
-	kioskCA, cardCA                 *idtest.CA
-	cert, key, clientCA, cardCAFile string
+	kioskCA, cardCA                      *idtest.CA
+	cert, key, clientCA, cardCAFile, crl string
 }
 
 func writePKI(t testing.TB, dir string) pki {
@@ -119,7 +120,20 @@ func writePKI(t testing.TB, dir string) pki {
 	if err := os.WriteFile(p.cardCAFile, p.cardCA.PEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	p.crl = filepath.Join(dir, "kiosk-crl.pem")
+	p.revoke(t)
 	return p
+}
+
+// revoke writes a new kiosk CRL naming certs (a new file renamed into place, as ssu-fleetd does).
+func (p pki) revoke(t testing.TB, certs ...tls.Certificate) {
+	t.Helper()
+	if err := os.WriteFile(p.crl+".new", p.kioskCA.CRL(t, certs...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(p.crl+".new", p.crl); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func freeAddr(t testing.TB) string {
@@ -168,8 +182,12 @@ func startChild(t testing.TB, p pki, addr string, args ...string) *exec.Cmd {
 }
 
 func kioskClient(t testing.TB, p pki, addr, kiosk string) *identity.Client {
+	return kioskClientWith(t, p, addr, p.kioskCA.KioskCert(t, kiosk))
+}
+
+func kioskClientWith(t testing.TB, p pki, addr string, cert tls.Certificate) *identity.Client {
 	c, err := identity.NewClient(identity.Config{BaseURL: "https://" + addr, ServiceCAs: p.kioskCA.Pool(),
-		Certificate: p.kioskCA.KioskCert(t, kiosk), Timeout: 10 * time.Second, Retries: -1,
+		Certificate: cert, Timeout: 10 * time.Second, Retries: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -287,5 +305,37 @@ func TestServeNeedsCardCA(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.db")); err == nil {
 		t.Error("the store was opened before the card CA was checked")
+	}
+}
+
+// TestServeRefusesRevokedKiosk runs the service as its own process (not in demo mode) with the fleet CA's
+// CRL, revokes a kiosk by writing a new CRL, and checks that the kiosk is refused without a restart.
+func TestServeRefusesRevokedKiosk(t *testing.T) {
+	dir := t.TempDir()
+	p := writePKI(t, dir)
+	db := filepath.Join(dir, "id.db")
+	if code, out, errs := runCmd(t, "", "import", "--db", db, repoFile(t, "testdata/demo/profiles.csv")); code != 0 {
+		t.Fatalf("import: %s %s", out, errs)
+	}
+	base := []string{"--db", db, "--tls-cert", p.cert, "--tls-key", p.key, "--client-ca", p.clientCA, "--card-ca", p.cardCAFile}
+	if code, _, errs := runCmd(t, "", append(base, "--listen", "127.0.0.1:0")...); code != 2 || !strings.Contains(errs, "--client-crl is required") {
+		t.Fatalf("no CRL: %d %q", code, errs)
+	}
+	addr := freeAddr(t)
+	startChild(t, p, addr, append(base, "--listen", addr, "--client-crl", p.crl, "--log-level", "warn")...)
+	ctx := context.Background()
+	cert := p.kioskCA.KioskCert(t, "kiosk-0007")
+	if _, err := kioskClientWith(t, p, addr, cert).Challenge(ctx); err != nil {
+		t.Fatalf("before revocation: %v", err)
+	}
+	p.revoke(t, cert)
+	if _, err := kioskClientWith(t, p, addr, cert).Challenge(ctx); err == nil {
+		t.Fatal("a revoked kiosk was served")
+	}
+	if _, err := kioskClient(t, p, addr, "kiosk-0008").Challenge(ctx); err != nil {
+		t.Fatalf("another kiosk: %v", err)
+	}
+	if _, err := kioskClient(t, p, addr, "fleet").Challenge(ctx); err == nil {
+		t.Fatal("the fleet server's identity was served as a kiosk")
 	}
 }

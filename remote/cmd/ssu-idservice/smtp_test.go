@@ -82,7 +82,7 @@ func TestServeWithSMTP(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	startChild(t, p, addr, "--listen", addr, "--db", db, "--tls-cert", p.cert, "--tls-key", p.key,
-		"--client-ca", p.clientCA, "--card-ca", p.cardCAFile, "--allow-domains", "nhs.net",
+		"--client-ca", p.clientCA, "--client-crl", p.crl, "--card-ca", p.cardCAFile, "--allow-domains", "nhs.net",
 		"--smtp", fmt.Sprintf("smtp://mailer@localhost:%d", ln.Addr().(*net.TCPAddr).Port),
 		"--smtp-password-file", pwFile, "--smtp-ca", p.clientCA)
 	c := kioskClient(t, p, addr, "kiosk-mail")

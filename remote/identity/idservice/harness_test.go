@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -70,6 +71,7 @@ type harness struct {
 	kioskCA *idtest.CA
 	cardCA  *idtest.CA
 	outbox  string
+	crlFile string
 	sms     *captureCourier
 	logs    *bytes.Buffer
 	cards   map[string]*idtest.Card
@@ -171,9 +173,15 @@ func newHarness(t *testing.T, dsn string, tweak ...func(*idservice.Config)) *har
 	h.cards[gmailSerial] = h.cardCA.ValidCard(t, gmailSerial, gmailUUID)
 	h.cards[unknownSerial] = h.cardCA.ValidCard(t, unknownSerial, "555000000099")
 
+	logger := slog.New(slog.NewTextHandler(&syncBuffer{b: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.crlFile = filepath.Join(t.TempDir(), "kiosk-crl.pem")
+	h.revoke()
+	revs, err := idservice.LoadRevocations(h.crlFile, []*x509.Certificate{h.kioskCA.Cert}, logger)
+	if err != nil {
+		t.Fatalf("load CRL: %v", err)
+	}
 	cfg := idservice.Config{Store: store, Sealer: sealer, CardRoots: h.cardCA.Pool(),
-		Email: &idservice.Outbox{Dir: h.outbox}, SMS: h.sms, Now: h.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(&syncBuffer{b: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Email: &idservice.Outbox{Dir: h.outbox}, SMS: h.sms, Now: h.clock.Now, Revocations: revs, Logger: logger}
 	for _, f := range tweak {
 		f(&cfg)
 	}
@@ -183,7 +191,7 @@ func newHarness(t *testing.T, dsn string, tweak ...func(*idservice.Config)) *har
 	}
 	h.srv = httptest.NewUnstartedServer(h.svc.Handler())
 	h.srv.TLS = &tls.Config{Certificates: []tls.Certificate{h.kioskCA.ServerCert(t)}, ClientCAs: h.kioskCA.Pool(),
-		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12, VerifyConnection: h.svc.VerifyConnection}
 	h.srv.StartTLS()
 	t.Cleanup(func() {
 		h.srv.Close()
@@ -226,10 +234,29 @@ func (h *harness) checkLogsClean() {
 	}
 }
 
+// revoke writes a new kiosk CRL naming certs, as the fleet server's enrolment does (a new file renamed into
+// place).
+func (h *harness) revoke(certs ...tls.Certificate) {
+	h.t.Helper()
+	tmp := h.crlFile + ".new"
+	if err := os.WriteFile(tmp, h.kioskCA.CRL(h.t, certs...), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, h.crlFile); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *harness) newClient(kiosk string) *identity.Client {
 	h.t.Helper()
+	return h.clientWith(h.kioskCA.KioskCert(h.t, kiosk))
+}
+
+// clientWith is a kiosk client presenting cert.
+func (h *harness) clientWith(cert tls.Certificate) *identity.Client {
+	h.t.Helper()
 	c, err := identity.NewClient(identity.Config{BaseURL: h.srv.URL, ServiceCAs: h.kioskCA.Pool(),
-		Certificate: h.kioskCA.KioskCert(h.t, kiosk), Timeout: 5 * time.Second, RetryWait: 10 * time.Millisecond})
+		Certificate: cert, Timeout: 5 * time.Second, RetryWait: 10 * time.Millisecond})
 	if err != nil {
 		h.t.Fatal(err)
 	}

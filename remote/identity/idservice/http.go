@@ -20,7 +20,9 @@ import (
 const maxRequest = 64 << 10
 
 // Handler serves the /v1 contract. It must sit behind a TLS listener that requires and verifies kiosk
-// client certificates (see ServerTLSConfig): the kiosk id is the certificate's CN.
+// client certificates (see ServerTLSConfig and VerifyConnection): the kiosk id is the certificate's CN,
+// which must be a well-formed kiosk id, not the fleet server's identity, and not revoked (checked again on
+// every request).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/challenges", s.wrap(func(ctx context.Context, c call, r *http.Request) (any, error) {
@@ -116,7 +118,13 @@ func (s *Service) wrap(step func(context.Context, call, *http.Request) (any, err
 			writeError(w, c.RequestID, refuse(http.StatusUnauthorized, errcat.ERR1012, errors.New("no kiosk certificate")))
 			return
 		}
-		c.KioskID = r.TLS.PeerCertificates[0].Subject.CommonName
+		id, err := s.kioskID(r.TLS.PeerCertificates[0])
+		if err != nil {
+			status := writeError(w, c.RequestID, refuse(http.StatusForbidden, errcat.ERR1012, err))
+			s.log.Warn("request", "method", r.Method, "path", r.Pattern, "status", status, "request_id", c.RequestID, "err", err)
+			return
+		}
+		c.KioskID = id
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequest+1)
 		out, err := step(r.Context(), c, r)
 		status := http.StatusOK

@@ -54,6 +54,12 @@ type Config struct {
 	// (ssu-idservice ra clear-lockout). 10 and 24 h when zero; it cannot be turned off.
 	WrongCodeLimit  int
 	WrongCodeWindow time.Duration
+	// Revocations, when set, is the fleet CA's CRL: revoked kiosk certificates are refused at the handshake
+	// (VerifyConnection) and on every request. The service program requires it outside demo mode.
+	Revocations *Revocations
+	// FleetIdentity is the fleet server's certificate CN ("fleet" when empty): the fleet CA issues it too,
+	// but it is not a kiosk, so it may not start sessions.
+	FleetIdentity string
 	// DeliveryTimeout bounds one delivery; 30 s when zero.
 	DeliveryTimeout time.Duration
 	// Now is the clock; time.Now when nil.
@@ -66,6 +72,8 @@ type Config struct {
 const (
 	DefaultWrongCodeLimit  = 10
 	DefaultWrongCodeWindow = 24 * time.Hour
+	// DefaultFleetIdentity is the fleet server's certificate CN unless configured (ssu-fleetd --identity).
+	DefaultFleetIdentity = "fleet"
 )
 
 // Service implements the contract's steps. Codes go out on background goroutines, so the answer to a send
@@ -89,6 +97,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.DeliveryTimeout == 0 {
 		cfg.DeliveryTimeout = 30 * time.Second
+	}
+	if cfg.FleetIdentity == "" {
+		cfg.FleetIdentity = DefaultFleetIdentity
 	}
 	if cfg.WrongCodeLimit == 0 {
 		cfg.WrongCodeLimit = DefaultWrongCodeLimit

@@ -3,6 +3,7 @@ package idservice
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 )
@@ -37,4 +38,32 @@ func LoadCertPool(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("read CA bundle %s: no PEM certificates", path)
 	}
 	return pool, nil
+}
+
+// LoadCertificates reads the certificates of a PEM bundle.
+func LoadCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w", err)
+	}
+	var out []*x509.Certificate
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("read CA bundle %s: %w", path, err)
+		}
+		out = append(out, cert)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("read CA bundle %s: no PEM certificates", path)
+	}
+	return out, nil
 }

@@ -1,0 +1,125 @@
+package idservice_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/errcat"
+	"ssu-kiosk/remote/identity/idservice"
+	"ssu-kiosk/remote/identity/idtest"
+)
+
+// TestRevokedKioskIsRefused: a kiosk whose certificate the fleet CA revokes is refused from the next request
+// on, without restarting the service: on a connection it kept open (checked per request) and on a new one
+// (refused at the handshake). Other kiosks go on.
+func TestRevokedKioskIsRefused(t *testing.T) {
+	h := newHarness(t, sqliteDSN(t))
+	ctx := context.Background()
+	cert := h.kioskCA.KioskCert(t, "kiosk-0042")
+	other := h.newClient("kiosk-0043")
+	// A raw client that keeps its connection open between requests.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.kioskCA.Pool(), Certificates: []tls.Certificate{cert}}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	post := func() (int, []byte, bool) {
+		t.Helper()
+		reused := false
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+		}), http.MethodPost, h.srv.URL+"/v1/challenges", strings.NewReader("{}"))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("post: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, reused
+	}
+	if status, body, _ := post(); status != http.StatusOK {
+		t.Fatalf("before revocation: %d %s", status, body)
+	}
+	if _, err := h.clientWith(cert).Challenge(ctx); err != nil {
+		t.Fatalf("before revocation: %v", err)
+	}
+
+	h.revoke(cert)
+
+	status, body, reused := post()
+	if !reused {
+		t.Fatal("the kept-open connection was not reused: the per-request check is not what refused")
+	}
+	if status != http.StatusForbidden || !bytes.Contains(body, []byte(`"code":"ERR1012"`)) {
+		t.Fatalf("revoked kiosk on its open connection: %d %s", status, body)
+	}
+	fresh := h.clientWith(cert)
+	if _, err := fresh.Challenge(ctx); err == nil {
+		t.Fatal("revoked kiosk served on a new connection")
+	} else {
+		wantCode(t, err, errcat.ERR2008) // the handshake failed
+	}
+	if _, err := other.Challenge(ctx); err != nil {
+		t.Fatalf("another kiosk after the revocation: %v", err)
+	}
+	if !strings.Contains(h.logs.String(), "kiosk CRL reloaded") {
+		t.Error("the reload was not logged")
+	}
+
+	// A broken new list leaves the last good one in force.
+	if err := os.WriteFile(h.crlFile, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.clientWith(cert).Challenge(ctx); err == nil {
+		t.Fatal("a broken CRL file un-revoked a kiosk")
+	}
+	if _, err := other.Challenge(ctx); err != nil {
+		t.Fatalf("another kiosk with a broken CRL file: %v", err)
+	}
+}
+
+// TestClientMustBeAKiosk: the fleet CA also issues the fleet server's certificate; only well-formed kiosk ids
+// may use the service.
+func TestClientMustBeAKiosk(t *testing.T) {
+	h := newHarness(t, sqliteDSN(t))
+	ctx := context.Background()
+	for _, cn := range []string{idservice.DefaultFleetIdentity, "Kiosk 1", "-kiosk", "", strings.Repeat("k", 65)} {
+		if _, err := h.newClient(cn).Challenge(ctx); err == nil {
+			t.Errorf("client certificate CN %q was served", cn)
+		}
+	}
+	// The per-request check, for a listener without VerifyConnection.
+	h.srv.TLS.VerifyConnection = nil
+	status, _, body := h.rawPost(idservice.DefaultFleetIdentity, "/v1/challenges", "{}")
+	if status != http.StatusForbidden || !bytes.Contains(body, []byte("ERR1012")) {
+		t.Errorf("fleet identity per request: %d %s", status, body)
+	}
+}
+
+// TestRevocationsLoad: the CRL must be signed by a kiosk CA.
+func TestRevocationsLoad(t *testing.T) {
+	kioskCA, rogue := idtest.NewCA(t, "Kiosk CA"), idtest.NewCA(t, "Rogue CA")
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.pem"), filepath.Join(dir, "bad.pem")
+	os.WriteFile(good, kioskCA.CRL(t), 0o644)
+	os.WriteFile(bad, rogue.CRL(t), 0o644)
+	issuers := []*x509.Certificate{kioskCA.Cert}
+	if _, err := idservice.LoadRevocations(good, issuers, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idservice.LoadRevocations(bad, issuers, nil); err == nil {
+		t.Fatal("a CRL from another CA was accepted")
+	}
+	if _, err := idservice.LoadRevocations(filepath.Join(dir, "missing.pem"), issuers, nil); err == nil {
+		t.Fatal("a missing CRL was accepted")
+	}
+	var _ identity.Secret
+}
