@@ -189,7 +189,7 @@ func newHarness(t *testing.T, dsn string, tweak ...func(*idservice.Config)) *har
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewUnstartedServer(h.svc.Handler())
+	h.srv = httptest.NewUnstartedServer(idtest.ContractCheck(t, h.svc.Handler()))
 	h.srv.TLS = &tls.Config{Certificates: []tls.Certificate{h.kioskCA.ServerCert(t)}, ClientCAs: h.kioskCA.Pool(),
 		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12, VerifyConnection: h.svc.VerifyConnection}
 	h.srv.StartTLS()
@@ -335,6 +335,7 @@ func (h *harness) rawPost(kiosk, path, body string) (int, http.Header, []byte) {
 		h.t.Fatal(err)
 	}
 	req.Header.Set(identity.RequestIDHeader, "fixed-request-id")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

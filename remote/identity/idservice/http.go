@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -118,15 +119,22 @@ func (s *Service) wrap(step func(context.Context, call, *http.Request) (any, err
 			writeError(w, c.RequestID, refuse(http.StatusUnauthorized, errcat.ERR1012, errors.New("no kiosk certificate")))
 			return
 		}
-		id, err := s.kioskID(r.TLS.PeerCertificates[0])
-		if err != nil {
-			status := writeError(w, c.RequestID, refuse(http.StatusForbidden, errcat.ERR1012, err))
-			s.log.Warn("request", "method", r.Method, "path", r.Pattern, "status", status, "request_id", c.RequestID, "err", err)
+		id, kerr := s.kioskID(r.TLS.PeerCertificates[0])
+		if kerr != nil {
+			status := writeError(w, c.RequestID, refuse(http.StatusForbidden, errcat.ERR1012, kerr))
+			s.log.Warn("request", "method", r.Method, "path", r.Pattern, "status", status, "request_id", c.RequestID, "err", kerr)
 			return
 		}
 		c.KioskID = id
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequest+1)
-		out, err := step(r.Context(), c, r)
+		var out any
+		var err error
+		// Every step takes a JSON body, and application/json is the only media type in the contract.
+		if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr != nil || mt != "application/json" {
+			err = refuse(http.StatusUnsupportedMediaType, errcat.ERR1012, errors.New("request is not application/json"))
+		} else {
+			out, err = step(r.Context(), c, r)
+		}
 		status := http.StatusOK
 		if err != nil {
 			status = writeError(w, c.RequestID, err)

@@ -37,6 +37,7 @@ func TestRevokedKioskIsRefused(t *testing.T) {
 		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
 		}), http.MethodPost, h.srv.URL+"/v1/challenges", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatalf("post: %v", err)

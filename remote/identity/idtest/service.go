@@ -62,7 +62,7 @@ func StartService(tb testing.TB, profilesCSV string) *Service {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(svc.Handler())
+	srv := httptest.NewUnstartedServer(ContractCheck(tb, svc.Handler()))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{s.KioskCA.ServerCert(tb)}, ClientCAs: s.KioskCA.Pool(),
 		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
