@@ -6,31 +6,55 @@ import (
 )
 
 var (
-	emailRe = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+`)
-	// phoneRe: an optional +country code, then 2-5 digits (optionally in brackets) and two groups of
-	// 3-4 digits, separated by at most one space, dot or dash: UK and international forms.
-	phoneRe = regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?(?:\(0?\d{1,4}\)|\d{2,5})[ .-]?\d{3,4}[ .-]?\d{3,4}`)
-	digitRe = regexp.MustCompile(`[0-9]{6,}`)
+	// emailRe: anything@host, with or without a dot in the host ("name@host" is an address too).
+	emailRe = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*`)
+	// phoneRe finds what may be a phone number: it starts with "+" and a digit (+44 …), a bracket and a
+	// digit ((020) …, (0)7700 …) or a 0 and a digit at the start of a word (07700 …), and runs on over
+	// digits, spaces, brackets, dots and dashes to a digit. Scrub counts its digits before replacing it.
+	phoneRe = regexp.MustCompile(`(?:\+[0-9]|\([0-9]|\b0[0-9])[0-9 ().-]*[0-9]`)
+	// spacedRe: digits in groups split by single spaces ("123 456", "1234 5678", "12 34 56").
+	spacedRe = regexp.MustCompile(`\b[0-9]+(?: [0-9]+)+\b`)
+	// dashedRe: digits in groups of three or more split by dashes ("123-456"); dates (2026-11-22) are not.
+	dashedRe = regexp.MustCompile(`\b[0-9]{3,}(?:-[0-9]{3,})+\b`)
+	digitRe  = regexp.MustCompile(`[0-9]{6,}`)
 )
 
-// Scrub removes from a log line what must never leave a kiosk: email addresses become "[email]",
-// phone numbers "[phone]", and every run of six or more digits (PINs, PUKs, security codes, which
-// are 6-8 digits) "[digits]". It prefers removing too much to too little.
+// minPhoneDigits is the fewest digits a phone number has (UK numbers have 10 or 11 after the 0).
+const minPhoneDigits = 9
+
+// Scrub removes from a log line what must never leave a kiosk: email addresses (name@host.example and
+// name@host) become "[email]", phone numbers in UK and international forms (+44 (0)7700 900123,
+// 07700 900123, (020) 7946 0958) "[phone]", and every number of six or more digits, whole or split into
+// groups by spaces or dashes (PINs, PUKs, security codes, which are 6-8 digits: 123456, 123 456, 1234-5678),
+// "[digits]". It prefers removing too much to too little, but keeps timestamps (2026-11-22T09:56:48Z,
+// 2026-11-22 09:56:48.123) readable.
 func Scrub(line string) string {
 	line = emailRe.ReplaceAllString(line, "[email]")
 	line = phoneRe.ReplaceAllStringFunc(line, func(m string) string {
-		n := 0
-		for _, r := range m {
-			if r >= '0' && r <= '9' {
-				n++
-			}
-		}
-		if n < 9 { // too short for a phone number: leave it to the digit rule
+		if countDigits(m) < minPhoneDigits { // too short for a phone number: leave it to the digit rules
 			return m
 		}
 		return "[phone]"
 	})
+	for _, re := range []*regexp.Regexp{spacedRe, dashedRe} {
+		line = re.ReplaceAllStringFunc(line, func(m string) string {
+			if countDigits(m) < 6 {
+				return m
+			}
+			return "[digits]"
+		})
+	}
 	return digitRe.ReplaceAllString(line, "[digits]")
+}
+
+func countDigits(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // ScrubLines scrubs each line and drops control characters, so a line cannot fake another.
