@@ -185,8 +185,11 @@ func sessionPath(id, step string) string {
 const maxAnswer = 1 << 20
 
 func (c *Client) call(ctx context.Context, method, path string, in, out any, idempotent bool) error {
-	body, err := json.Marshal(in)
-	if err != nil {
+	var body []byte
+	var err error
+	if a, ok := in.(jsonAppender); ok {
+		body = a.AppendJSON(make([]byte, 0, 512))
+	} else if body, err = json.Marshal(in); err != nil {
 		return errcat.Wrap(errcat.ERR2008, fmt.Errorf("encode %s: %w", path, err))
 	}
 	defer clear(body) // it may hold a code or an address

@@ -121,6 +121,20 @@ type SendCodeRequest struct {
 	Address Secret `json:"address"`
 }
 
+// AppendJSON appends the request as JSON, built in the byte slice so the address is never in a Go string.
+func (r SendCodeRequest) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"method":`...)
+	dst = Secret(r.Method).AppendJSON(dst)
+	dst = append(dst, `,"address":`...)
+	return append(r.Address.AppendJSON(dst), '}')
+}
+
+// jsonAppender is a request or answer that holds a secret and encodes itself into a byte slice the caller
+// clears, instead of through encoding/json, whose buffers keep copies.
+type jsonAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
 // SendCodeResult is the same whether or not the address matched the profile.
 type SendCodeResult struct {
 	// Accepted is always true on success: it does not say a code was sent.
@@ -136,9 +150,21 @@ type VerifyCodeRequest struct {
 	Code Secret `json:"code"`
 }
 
+// AppendJSON appends the request as JSON, built in the byte slice so the code is never in a Go string.
+func (r VerifyCodeRequest) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"code":`...)
+	return append(r.Code.AppendJSON(dst), '}')
+}
+
 // Release is the one-time release of the card's SOPIN to this kiosk session.
 type Release struct {
 	SOPIN Secret `json:"sopin"`
+}
+
+// AppendJSON appends the release as JSON, built in the byte slice so the SOPIN is never in a Go string.
+func (r Release) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"sopin":`...)
+	return append(r.SOPIN.AppendJSON(dst), '}')
 }
 
 // CompleteRequest reports how the session ended.

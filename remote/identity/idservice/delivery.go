@@ -27,14 +27,15 @@ import (
 )
 
 // Message is one security code on its way to a person. To and Code are personal data and a secret:
-// LogValue shows neither.
+// LogValue shows neither. Body holds the code too: it is a byte slice, cleared with Code once the message
+// is delivered, and a Courier must not keep either after Deliver returns.
 type Message struct {
 	Method    identity.Method
 	SessionID string
 	To        string
 	Code      identity.Secret
 	Subject   string
-	Body      string
+	Body      []byte
 }
 
 // LogValue shows only the method and session.
@@ -112,7 +113,11 @@ func (c *SMTPCourier) Deliver(ctx context.Context, m Message) error {
 		return errors.New("smtp: bad recipient address")
 	}
 	msg.Subject(m.Subject)
-	msg.SetBodyString(mail.TypeTextPlain, m.Body)
+	// The body is written from the message's bytes when the mail is sent, not copied into a string first.
+	msg.SetBodyWriter(mail.TypeTextPlain, func(w io.Writer) (int64, error) {
+		n, err := w.Write(m.Body)
+		return int64(n), err
+	})
 	client, err := mail.NewClient(c.host, c.opts...)
 	if err != nil {
 		return fmt.Errorf("smtp: %w", err)
@@ -154,15 +159,17 @@ type NotifySMS struct {
 
 // Deliver posts one text message.
 func (n *NotifySMS) Deliver(ctx context.Context, m Message) error {
-	body, err := json.Marshal(map[string]any{
-		"phone_number":    m.To,
-		"template_id":     n.TemplateID,
-		"personalisation": map[string]string{"code": string(m.Code)},
-		"reference":       m.SessionID,
-	})
-	if err != nil {
-		return fmt.Errorf("notify: encode: %w", err)
-	}
+	// Built in a byte slice, cleared when done: the code and number never pass through a Go string.
+	body := make([]byte, 0, 256)
+	body = append(body, `{"phone_number":`...)
+	body = identity.Secret(m.To).AppendJSON(body)
+	body = append(body, `,"template_id":`...)
+	body = identity.Secret(n.TemplateID).AppendJSON(body)
+	body = append(body, `,"personalisation":{"code":`...)
+	body = m.Code.AppendJSON(body)
+	body = append(body, `},"reference":`...)
+	body = identity.Secret(m.SessionID).AppendJSON(body)
+	body = append(body, '}')
 	defer clear(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(n.BaseURL, "/")+"/v2/notifications/sms", bytes.NewReader(body))
 	if err != nil {
@@ -214,14 +221,17 @@ func (o *Outbox) Deliver(_ context.Context, m Message) error {
 		now = o.Now
 	}
 	name := fmt.Sprintf("%s-%s-%s.txt", now().UTC().Format("20060102T150405.000000000Z"), m.SessionID, m.Method)
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "To: %s\nSubject: %s\n\n%s\n", m.To, m.Subject, m.Body)
-	defer clear(b.Bytes())
+	// One slice of the right size, so no copy is left behind by growing; cleared when done.
+	b := make([]byte, 0, len("To: \nSubject: \n\n\n")+len(m.To)+len(m.Subject)+len(m.Body))
+	b = append(append(append(b, "To: "...), m.To...), "\nSubject: "...)
+	b = append(append(append(b, m.Subject...), "\n\n"...), m.Body...)
+	b = append(b, '\n')
+	defer clear(b)
 	tmp, err := os.CreateTemp(o.Dir, ".msg-*")
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	if _, err := tmp.Write(b.Bytes()); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return fmt.Errorf("outbox: %w", err)

@@ -169,7 +169,7 @@ func TestSMTPErrorsHoldNoAddress(t *testing.T) {
 	ms := startMailServer(t)
 	ctx := context.Background()
 	msg := idservice.Message{Method: identity.MethodEmail, SessionID: "s", To: "someone@refused.example",
-		Code: identity.Secret("123456"), Subject: "x", Body: "Your security code is 123456."}
+		Code: identity.Secret("123456"), Subject: "x", Body: []byte("Your security code is 123456.")}
 	err := ms.courier(t, "kiosk-mailer:s3cret").Deliver(ctx, msg)
 	if err == nil || strings.Contains(err.Error(), "refused.example") || strings.Contains(err.Error(), "someone") {
 		t.Fatalf("refused recipient: %v", err)

@@ -142,9 +142,15 @@ func (s *Service) wrap(step func(context.Context, call, *http.Request) (any, err
 			status = http.StatusNoContent
 			w.WriteHeader(status)
 		} else {
-			data, merr := json.Marshal(out)
+			var data []byte
+			var merr error
 			if rel, ok := out.(identity.Release); ok {
+				// Built in a byte slice that is cleared below: the SOPIN never passes through a Go string
+				// or encoding/json's buffers.
+				data = rel.AppendJSON(make([]byte, 0, 64))
 				rel.SOPIN.Zero()
+			} else {
+				data, merr = json.Marshal(out)
 			}
 			if merr != nil {
 				status = writeError(w, c.RequestID, internal(merr))

@@ -493,10 +493,7 @@ func (s *Service) SendCode(ctx context.Context, c call, id string, req identity.
 	if match {
 		detail = "address matched; code sent"
 		s.deliver(c, Message{Method: req.Method, SessionID: rec.ID, To: to, Code: code,
-			Subject: "Your smartcard unlock security code",
-			Body: "Your security code is " + string(code) + ".\n\nEnter it at the kiosk within 15 minutes of inserting your smartcard.\n" +
-				"If you did not ask for this code, tell your Registration Authority (RA).",
-		})
+			Subject: "Your smartcard unlock security code", Body: codeMessage(code)})
 	} else {
 		code.Zero()
 	}
@@ -525,11 +522,26 @@ func (s *Service) sendRefusal(ctx context.Context, c call, id string, now time.T
 	return e
 }
 
-// deliver sends m in the background and zeroes its code afterwards.
+// codeMessage is the text of a code message, built in a byte slice (never a Go string, which cannot be
+// wiped) that deliver clears after sending.
+func codeMessage(code identity.Secret) []byte {
+	const (
+		before = "Your security code is "
+		after  = ".\n\nEnter it at the kiosk within 15 minutes of inserting your smartcard.\n" +
+			"If you did not ask for this code, tell your Registration Authority (RA)."
+	)
+	b := make([]byte, 0, len(before)+len(code)+len(after))
+	b = append(b, before...)
+	b = append(b, code...)
+	return append(b, after...)
+}
+
+// deliver sends m in the background and zeroes its code and body afterwards.
 func (s *Service) deliver(c call, m Message) {
 	s.deliveries.Add(1)
 	go func() {
 		defer s.deliveries.Done()
+		defer clear(m.Body)
 		defer m.Code.Zero()
 		ctx, cancel := context.WithTimeout(s.stop, s.cfg.DeliveryTimeout)
 		defer cancel()
