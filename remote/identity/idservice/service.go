@@ -11,8 +11,15 @@
 // (Config.CardSessionsPerHour) and the lockout apply only to starts whose card proof succeeded: anyone can
 // name a card's serial, so a failed proof counts against its kiosk, never against the card it named.
 //
+// Policy on trust. Card certificates chain to Config.CardRoots; LoadCardCAs refuses the published test card
+// CA (testdata/pki, whose key is public) unless in demo mode. Clients are kiosks: a certificate from the kiosk
+// (fleet) CA whose CN is a well-formed kiosk id (fleet.ValidKioskID), not Config.FleetIdentity, and not on
+// the fleet CA's revocation list (Revocations: a file re-read when its modification time, size or inode
+// changes, checked at the TLS handshake by VerifyConnection and again on every request).
+//
 // It must never log, audit, echo or put in an error a security code, PIN, SOPIN, email address or phone
-// number; codes are stored only as keyed hashes; the audit log is append-only.
+// number; codes are stored only as keyed hashes and built only in byte slices that are cleared after use;
+// the audit log is append-only.
 package idservice
 
 import (
