@@ -23,15 +23,17 @@ var ErrRevoked = errors.New("kiosk certificate revoked")
 // with --enrol-crl), read again when the file changes. There is no watcher: each Check compares the file's
 // modification time, size and inode with those last read (one stat call), so a new list counts from the
 // next handshake or request. A list that cannot be read or whose signature does not verify against the
-// kiosk CAs is refused at start; later, the last good list stays in force and the failure is logged.
+// kiosk CAs is refused at start; later, the last good list stays in force and the failure is logged. A list
+// issued before the one in force (thisUpdate) is refused too, so an old list cannot un-revoke a kiosk.
 type Revocations struct {
 	path    string
 	issuers []*x509.Certificate
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	stamp   fileStamp
-	revoked map[string]bool // issuer (raw DER name) + serial
+	mu         sync.Mutex
+	stamp      fileStamp
+	revoked    map[string]bool // issuer (raw DER name) + serial
+	thisUpdate time.Time       // the newest list's; an older list is not taken (no rollback)
 }
 
 type fileStamp struct {
@@ -73,6 +75,7 @@ func (r *Revocations) load(st fileStamp) error {
 	}
 	revoked := map[string]bool{}
 	lists := 0
+	var newest time.Time
 	for rest := data; ; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -92,6 +95,13 @@ func (r *Revocations) load(st fileStamp) error {
 		if !crl.NextUpdate.IsZero() && time.Now().After(crl.NextUpdate) {
 			r.log.Warn("kiosk CRL is past its next update: is the fleet server's enrolment running?", "file", r.path, "next_update", crl.NextUpdate)
 		}
+		if crl.ThisUpdate.Before(r.thisUpdate) {
+			return fmt.Errorf("kiosk CRL %s: issued %s, before the list in force (%s): an older list is not taken", r.path,
+				crl.ThisUpdate.UTC().Format(time.RFC3339), r.thisUpdate.UTC().Format(time.RFC3339))
+		}
+		if crl.ThisUpdate.After(newest) {
+			newest = crl.ThisUpdate
+		}
 		for _, e := range crl.RevokedCertificateEntries {
 			revoked[string(crl.RawIssuer)+"/"+e.SerialNumber.String()] = true
 		}
@@ -100,7 +110,7 @@ func (r *Revocations) load(st fileStamp) error {
 	if lists == 0 {
 		return fmt.Errorf("kiosk CRL %s: no PEM X509 CRL", r.path)
 	}
-	r.revoked, r.stamp = revoked, st
+	r.revoked, r.stamp, r.thisUpdate = revoked, st, newest
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/errcat"
@@ -73,6 +74,17 @@ func TestRevokedKioskIsRefused(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "kiosk CRL reloaded") {
 		t.Error("the reload was not logged")
+	}
+
+	// An older list (issued before the one in force) cannot un-revoke the kiosk.
+	if err := os.WriteFile(h.crlFile, h.kioskCA.CRLAt(t, time.Now().Add(-2*time.Hour)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.clientWith(cert).Challenge(ctx); err == nil {
+		t.Fatal("an older CRL un-revoked a kiosk")
+	}
+	if !strings.Contains(h.logs.String(), "an older list is not taken") {
+		t.Error("the refused older list was not logged")
 	}
 
 	// A broken new list leaves the last good one in force.

@@ -13,6 +13,12 @@ import (
 // certificates from KioskCert), valid for a week.
 func (ca *CA) CRL(tb testing.TB, revoked ...tls.Certificate) []byte {
 	tb.Helper()
+	return ca.CRLAt(tb, time.Now().Add(-time.Minute), revoked...)
+}
+
+// CRLAt is CRL issued at thisUpdate.
+func (ca *CA) CRLAt(tb testing.TB, thisUpdate time.Time, revoked ...tls.Certificate) []byte {
+	tb.Helper()
 	var entries []x509.RevocationListEntry
 	for _, c := range revoked {
 		cert, err := x509.ParseCertificate(c.Certificate[0])
@@ -22,7 +28,7 @@ func (ca *CA) CRL(tb testing.TB, revoked ...tls.Certificate) []byte {
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: time.Now()})
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: serial(tb), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(7 * 24 * time.Hour),
+		Number: serial(tb), ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(7 * 24 * time.Hour),
 		RevokedCertificateEntries: entries,
 	}, ca.Cert, ca.Key)
 	if err != nil {
