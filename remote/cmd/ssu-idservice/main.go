@@ -8,6 +8,7 @@
 //	ssu-idservice ra set-sopin  --db PATH SERIAL       set a card's SOPIN, read from standard input
 //	ssu-idservice ra allow-domain --db PATH DOMAIN...  add email domains to the allow list
 //	ssu-idservice ra audit --db PATH [--profile UUID] [--limit N]   read the audit log
+//	ssu-idservice ra lockouts --db PATH                 list cards and holders locked out by wrong codes
 //	ssu-idservice ra clear-lockout --db PATH SERIAL|UUID  lift a lockout after too many wrong codes
 //	ssu-idservice --version                            print the version (package provisioning/version)
 //
@@ -464,7 +465,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func raCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{errors.New("usage: ssu-idservice ra set-email|set-mobile|set-sopin|allow-domain|audit|clear-lockout --db PATH …")}
+		return usageError{errors.New("usage: ssu-idservice ra set-email|set-mobile|set-sopin|allow-domain|audit|lockouts|clear-lockout --db PATH …")}
 	}
 	action, args := args[0], args[1:]
 	fs := flag.NewFlagSet("ra "+action, flag.ContinueOnError)
@@ -476,7 +477,7 @@ func raCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	want := map[string]int{"set-email": 2, "set-mobile": 2, "set-sopin": 1, "audit": 0, "clear-lockout": 1}
+	want := map[string]int{"set-email": 2, "set-mobile": 2, "set-sopin": 1, "audit": 0, "lockouts": 0, "clear-lockout": 1}
 	if n, ok := want[action]; ok && fs.NArg() != n || action == "allow-domain" && fs.NArg() == 0 {
 		return usageError{fmt.Errorf("ra %s: wrong number of arguments", action)}
 	}
@@ -502,6 +503,16 @@ func raCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		clear(sopin)
 	case "allow-domain":
 		err = ra.AllowDomains(ctx, fs.Args())
+	case "lockouts":
+		list, lerr := ra.Store.Lockouts(ctx)
+		if lerr != nil {
+			return lerr
+		}
+		for _, l := range list {
+			fmt.Fprintf(stdout, "%s\tcard=%s profile=%s\n", l.LockedAt.Format(time.RFC3339), l.CardSerial, l.ProfileUUID)
+		}
+		fmt.Fprintf(stdout, "%d lockouts\n", len(list))
+		return nil
 	case "clear-lockout":
 		n, cerr := ra.ClearLockout(ctx, fs.Arg(0))
 		if cerr != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/identity/idservice"
 	"ssu-kiosk/remote/identity/idtest"
 )
 
@@ -337,5 +338,35 @@ func TestServeRefusesRevokedKiosk(t *testing.T) {
 	}
 	if _, err := kioskClient(t, p, addr, "fleet").Challenge(ctx); err == nil {
 		t.Fatal("the fleet server's identity was served as a kiosk")
+	}
+}
+
+// TestRAClearsLockout: an RA lists the lockouts and lifts one by card serial, from the command line.
+func TestRAClearsLockout(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "id.db")
+	if code, out, errs := runCmd(t, "", "import", "--db", db, repoFile(t, "testdata/demo/profiles.csv")); code != 0 {
+		t.Fatalf("import: %s %s", out, errs)
+	}
+	serial := demoSerial(t, "555000000001")
+	ctx := context.Background()
+	store, err := idservice.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.LockOut(ctx, serial, "555000000001", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	if code, out, errs := runCmd(t, "", "ra", "lockouts", "--db", db); code != 0 || !strings.Contains(out, "card="+serial) || !strings.Contains(out, "1 lockouts") {
+		t.Fatalf("lockouts: %d %q %q", code, out, errs)
+	}
+	if code, out, errs := runCmd(t, "", "ra", "clear-lockout", "--db", db, serial); code != 0 || !strings.Contains(out, "lockouts lifted: 1") {
+		t.Fatalf("clear-lockout: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := runCmd(t, "", "ra", "lockouts", "--db", db); code != 0 || !strings.Contains(out, "0 lockouts") {
+		t.Fatalf("lockouts after clearing: %q", out)
+	}
+	if code, out, _ := runCmd(t, "", "ra", "audit", "--db", db, "--profile", "555000000001"); code != 0 || !strings.Contains(out, "ra.clear-lockout\tok") {
+		t.Fatalf("audit: %q", out)
 	}
 }

@@ -572,6 +572,36 @@ func (s *Store) LockedOut(ctx context.Context, cardSerial, profileUUID string) (
 	return n > 0, nil
 }
 
+// Lockout is a card and holder locked out by wrong codes.
+type Lockout struct {
+	CardSerial  string
+	ProfileUUID string
+	LockedAt    time.Time
+}
+
+// Lockouts lists the lockouts in force, oldest first.
+func (s *Store) Lockouts(ctx context.Context) ([]Lockout, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT card_serial, profile_uuid, locked_at FROM lockouts ORDER BY locked_at, card_serial`)
+	if err != nil {
+		return nil, fmt.Errorf("read lockouts: %w", err)
+	}
+	defer rows.Close()
+	var out []Lockout
+	for rows.Next() {
+		var l Lockout
+		var at int64
+		if err := rows.Scan(&l.CardSerial, &l.ProfileUUID, &at); err != nil {
+			return nil, fmt.Errorf("read lockouts: %w", err)
+		}
+		l.LockedAt = fromMicros(at)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read lockouts: %w", err)
+	}
+	return out, nil
+}
+
 // ClearLockout lifts the lockouts of a card (cardSerial set) or of a holder (profileUUID set; both may be)
 // and forgets their wrong codes, so the count starts again. It returns how many lockouts were lifted.
 func (s *Store) ClearLockout(ctx context.Context, cardSerial, profileUUID string) (int, error) {
