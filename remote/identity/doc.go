@@ -14,9 +14,12 @@
 //     is. At most 3 sends per session, with a wait between them.
 //  4. VerifyCode (POST /v1/sessions/{id}/verification): 5 wrong codes end the session; a code is good only
 //     inside the session's 15 minutes. On success the card's SOPIN is released, once, to that kiosk session.
+//     Wrong codes also add up across sessions, per card and per holder: past the service's limit (10 in
+//     24 hours by default) the card and its holder are refused with ERR1016 until an RA clears it.
 //  5. Complete (POST /v1/sessions/{id}/completion): the kiosk reports the outcome, which is audited.
 //
-// Kiosks authenticate with mutual TLS; the kiosk id is the CN of their device certificate. Every call
+// Kiosks authenticate with mutual TLS; the kiosk id is the CN of their device certificate, which the fleet CA
+// issues and may revoke. Every call
 // carries a request id (header X-Request-ID) that both sides log. Errors are JSON bodies with a stable code
 // from package errcat.
 //
