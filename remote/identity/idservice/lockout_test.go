@@ -3,6 +3,7 @@ package idservice_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,4 +142,47 @@ func TestBogusStartsDoNotCountAgainstTheCard(t *testing.T) {
 	}
 	_, err = h.client.VerifyCode(ctx, bogus.ID, identity.Secret("000000"))
 	wantCode(t, err, errcat.ERR1005)
+}
+
+// TestConcurrentGuessesStayWithinTheLimit: wrong codes sent at once, from many sessions of one card, are
+// each counted before they are compared, so no more than the limit are ever compared.
+func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
+	backends(t, func(t *testing.T, dsn func(*testing.T) string) {
+		h := newHarness(t, dsn(t))
+		ctx := context.Background()
+		var sessions []identity.Session
+		for range 6 {
+			sessions = append(sessions, h.start(h.client, samSerial))
+		}
+		type answer struct{ code errcat.Code }
+		answers := make(chan answer, 30)
+		var wg sync.WaitGroup
+		for _, s := range sessions {
+			for range 5 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := h.client.VerifyCode(ctx, s.ID, identity.Secret("000000"))
+					c, _ := errcat.CodeOf(err)
+					answers <- answer{c}
+				}()
+			}
+		}
+		wg.Wait()
+		close(answers)
+		compared, locked := 0, 0
+		for a := range answers {
+			switch a.code {
+			case errcat.ERR1011, errcat.ERR1007:
+				compared++
+			case errcat.ERR1016:
+				locked++
+			default:
+				t.Errorf("unexpected answer %s", a.code)
+			}
+		}
+		if compared > idservice.DefaultWrongCodeLimit-1 || locked == 0 {
+			t.Errorf("%d wrong codes compared and answered as wrong, %d refused as locked out (limit %d)", compared, locked, idservice.DefaultWrongCodeLimit)
+		}
+	})
 }

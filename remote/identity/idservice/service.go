@@ -584,9 +584,20 @@ func (s *Service) VerifyCode(ctx context.Context, c call, id string, req identit
 	if err := s.checkLockout(ctx, c, rec.CardSerial, rec.ProfileUUID, rec.ID, "code.verify"); err != nil {
 		return identity.Release{}, err
 	}
+	g, over, err := s.reserveGuess(ctx, c, rec)
+	if err != nil {
+		return identity.Release{}, internal(err)
+	}
+	if over {
+		return identity.Release{}, lockedOut()
+	}
 	hash := s.cfg.Sealer.CodeHash(rec.ID, req.Code)
 	if len(req.Code) != identity.CodeDigits || len(rec.CodeHash) == 0 || subtle.ConstantTimeCompare(hash, rec.CodeHash) != 1 {
-		return identity.Release{}, s.wrongCode(ctx, c, rec)
+		return identity.Release{}, s.wrongCode(ctx, c, rec, g)
+	}
+	// The right code: the check reserved in the count was not a wrong one.
+	if err := s.cfg.Store.ForgetGuess(ctx, g.id); err != nil {
+		return identity.Release{}, internal(err)
 	}
 	card, err := s.cfg.Store.Card(ctx, rec.CardSerial)
 	if err != nil {
@@ -629,35 +640,46 @@ func (s *Service) checkLockout(ctx context.Context, c call, cardSerial, profileU
 	return lockedOut()
 }
 
-// countGuess adds a wrong code to the counts across sessions and, when the card or the holder reaches the
-// limit within the window, locks both out and raises an audit entry. It reports whether they are locked.
-func (s *Service) countGuess(ctx context.Context, c call, rec SessionRecord) (bool, error) {
-	now := s.now()
-	if err := s.cfg.Store.RecordGuess(ctx, rec.CardSerial, rec.ProfileUUID, rec.ID, now); err != nil {
-		return false, err
-	}
-	card, holder, err := s.cfg.Store.GuessesSince(ctx, rec.CardSerial, rec.ProfileUUID, now.Add(-s.cfg.WrongCodeWindow))
-	if err != nil {
-		return false, err
-	}
-	if card < s.cfg.WrongCodeLimit && holder < s.cfg.WrongCodeLimit {
-		return false, nil
-	}
-	fresh, err := s.cfg.Store.LockOut(ctx, rec.CardSerial, rec.ProfileUUID, now)
-	if err != nil {
-		return false, err
-	}
-	if fresh {
-		s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
-			Action: "lockout", Outcome: "locked-out",
-			Detail: fmt.Sprintf("wrong codes within %s: card %d, holder %d (limit %d); an RA must clear it", s.cfg.WrongCodeWindow, card, holder, s.cfg.WrongCodeLimit)})
-		s.log.Warn("card and holder locked out after too many wrong codes", "session", rec.ID, "kiosk", c.KioskID,
-			"card", rec.CardSerial, "request_id", c.RequestID)
-	}
-	return true, nil
+// guess is one code check counted across sessions before the code is compared, so that concurrent checks
+// cannot together go past the limit: each takes its place in the count first.
+type guess struct {
+	id           int64
+	card, holder int // the counts within the window, this check included
 }
 
-func (s *Service) wrongCode(ctx context.Context, c call, rec SessionRecord) error {
+// reserveGuess counts a code check against the card and the holder before it is made. over is true when
+// the limit was already reached (the check must not be made; the card and holder are then locked out).
+func (s *Service) reserveGuess(ctx context.Context, c call, rec SessionRecord) (g guess, over bool, err error) {
+	now := s.now()
+	if g.id, err = s.cfg.Store.RecordGuess(ctx, rec.CardSerial, rec.ProfileUUID, rec.ID, now); err != nil {
+		return g, false, err
+	}
+	if g.card, g.holder, err = s.cfg.Store.GuessesSince(ctx, rec.CardSerial, rec.ProfileUUID, now.Add(-s.cfg.WrongCodeWindow)); err != nil {
+		return g, false, err
+	}
+	if g.card <= s.cfg.WrongCodeLimit && g.holder <= s.cfg.WrongCodeLimit {
+		return g, false, nil
+	}
+	return g, true, s.lockOut(ctx, c, rec, g)
+}
+
+// lockOut locks the card and its holder out and, the first time, raises an audit entry.
+func (s *Service) lockOut(ctx context.Context, c call, rec SessionRecord, g guess) error {
+	fresh, err := s.cfg.Store.LockOut(ctx, rec.CardSerial, rec.ProfileUUID, s.now())
+	if err != nil || !fresh {
+		return err
+	}
+	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
+		Action: "lockout", Outcome: "locked-out",
+		Detail: fmt.Sprintf("wrong codes within %s: card %d, holder %d (limit %d); an RA must clear it", s.cfg.WrongCodeWindow, g.card, g.holder, s.cfg.WrongCodeLimit)})
+	s.log.Warn("card and holder locked out after too many wrong codes", "session", rec.ID, "kiosk", c.KioskID,
+		"card", rec.CardSerial, "request_id", c.RequestID)
+	return nil
+}
+
+// wrongCode records a wrong code in the session and, when this one (already counted by reserveGuess) reached
+// the limit across sessions, locks the card and holder out.
+func (s *Service) wrongCode(ctx context.Context, c call, rec SessionRecord, g guess) error {
 	wrong, ok, err := s.cfg.Store.RecordWrongCode(ctx, rec.ID, identity.MaxWrongCodes)
 	if err != nil {
 		return internal(err)
@@ -675,11 +697,10 @@ func (s *Service) wrongCode(ctx context.Context, c call, rec SessionRecord) erro
 	left := identity.MaxWrongCodes - wrong
 	entry := AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
 		Action: "code.verify", Outcome: "wrong", Detail: fmt.Sprintf("wrong codes: %d", wrong)}
-	locked, err := s.countGuess(ctx, c, rec)
-	if err != nil {
-		return internal(err)
-	}
-	if locked {
+	if g.card >= s.cfg.WrongCodeLimit || g.holder >= s.cfg.WrongCodeLimit {
+		if err := s.lockOut(ctx, c, rec, g); err != nil {
+			return internal(err)
+		}
 		entry.Outcome = "locked-out"
 		s.audit(ctx, c, entry)
 		return lockedOut()

@@ -524,12 +524,22 @@ func (s *Store) SessionsSince(ctx context.Context, kioskID, cardSerial string, t
 	return n, nil
 }
 
-// RecordGuess stores one wrong code for a card and its holder, for the limits across sessions.
-func (s *Store) RecordGuess(ctx context.Context, cardSerial, profileUUID, sessionID string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO wrong_codes (at, card_serial, profile_uuid, session_id) VALUES ($1, $2, $3, $4)`,
-		micros(now), cardSerial, profileUUID, sessionID)
+// RecordGuess stores one code check for a card and its holder, for the limits across sessions, before the
+// code is compared; ForgetGuess takes it back when the code was right. It returns the check's id.
+func (s *Store) RecordGuess(ctx context.Context, cardSerial, profileUUID, sessionID string, now time.Time) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO wrong_codes (at, card_serial, profile_uuid, session_id) VALUES ($1, $2, $3, $4) RETURNING id`,
+		micros(now), cardSerial, profileUUID, sessionID).Scan(&id)
 	if err != nil {
-		return fmt.Errorf("record wrong code: %w", err)
+		return 0, fmt.Errorf("record code check: %w", err)
+	}
+	return id, nil
+}
+
+// ForgetGuess removes a code check recorded by RecordGuess (the code was right).
+func (s *Store) ForgetGuess(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM wrong_codes WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("forget code check: %w", err)
 	}
 	return nil
 }
