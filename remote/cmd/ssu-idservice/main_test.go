@@ -149,6 +149,12 @@ func freeAddr(t testing.TB) string {
 // startChild runs the service as a separate process and waits until it answers.
 func startChild(t testing.TB, p pki, addr string, args ...string) *exec.Cmd {
 	t.Helper()
+	return startService(t, addr, func() *identity.Client { return kioskClient(t, p, addr, "kiosk-probe") }, args...)
+}
+
+// startService runs the service as a separate process and waits until a client from probe gets a challenge.
+func startService(t testing.TB, addr string, probe func() *identity.Client, args ...string) *exec.Cmd {
+	t.Helper()
 	enc, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(enc))
@@ -166,7 +172,8 @@ func startChild(t testing.TB, p pki, addr string, args ...string) *exec.Cmd {
 			t.Logf("service output:\n%s", out.String())
 		}
 	})
-	c := kioskClient(t, p, addr, "kiosk-probe")
+	c := probe()
+	defer c.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
