@@ -1,7 +1,6 @@
 package idservice
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"ssu-kiosk/remote/identity"
@@ -74,25 +75,64 @@ func (s *Service) Handler() http.Handler {
 	return mux
 }
 
-// decodeRequest reads exactly one JSON object with only known fields from at most maxRequest bytes.
+// decodeRequest reads exactly one JSON object with only known fields (spelled exactly as in the contract)
+// from at most maxRequest bytes. The body is read into one buffer of the largest size, cleared on return,
+// and decoded in place with json.Unmarshal (a Secret decodes itself from those bytes): no growing buffer or
+// decoder leaves a copy of a code or an address behind.
 func decodeRequest(body io.Reader, v any) error {
-	data, err := io.ReadAll(io.LimitReader(body, maxRequest+1))
-	defer clear(data) // it may hold a code or an address
-	if err != nil {
+	buf := make([]byte, maxRequest+1)
+	defer clear(buf) // it may hold a code or an address
+	n, err := io.ReadFull(body, buf)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return refuse(http.StatusBadRequest, errcat.ERR1012, fmt.Errorf("read request: %w", err))
 	}
-	if len(data) > maxRequest {
+	if n > maxRequest {
 		return refuse(http.StatusRequestEntityTooLarge, errcat.ERR1012, errors.New("request too large"))
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data := buf[:n]
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil { // also refuses data after the object
 		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("request is not the expected JSON object"))
 	}
-	if dec.More() {
-		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("request has data after the JSON object"))
+	known := jsonFields(v)
+	unknown := false
+	for name, raw := range fields {
+		clear(raw) // a copy of the value
+		unknown = unknown || !known[name]
+	}
+	if unknown {
+		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("request has a field the contract does not name"))
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("request is not the expected JSON object"))
 	}
 	return nil
+}
+
+// jsonFields names the JSON fields of the struct v points to, as its json tags spell them.
+func jsonFields(v any) map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+		case "":
+			out[f.Name] = true
+		default:
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // requestID is the kiosk's request id when it is sane, or a new one.

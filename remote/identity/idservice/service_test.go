@@ -410,6 +410,7 @@ func TestBadRequests(t *testing.T) {
 		{"/v1/sessions/" + s.ID + "/code", `{"method":"pigeon","address":"a"}`},
 		{"/v1/sessions/" + s.ID + "/code", `{"method":"email","address":""}`},
 		{"/v1/sessions/" + s.ID + "/completion", `{"outcome":"maybe"}`},
+		{"/v1/sessions/" + s.ID + "/completion", `{"OUTCOME":"unlocked"}`}, // names are exact, as in the contract
 		{"/v1/sessions/" + s.ID + "/completion", `{"outcome":"failed"}`},
 		{"/v1/sessions/" + s.ID + "/completion", `{"outcome":"failed","reason":"ERR9999"}`},
 		{"/v1/nowhere", `{}`},
