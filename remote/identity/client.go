@@ -39,6 +39,9 @@ type Config struct {
 	// Logger receives one line per attempt (method, path, status, request id, never a body); slog.Default
 	// when nil.
 	Logger *slog.Logger
+	// WrapTransport, when set, wraps the client's HTTPS transport: for tests that check every call against
+	// the contract (idtest.ContractTransport). nil leaves the transport as it is.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Client speaks the identity contract. It is safe for concurrent use.
@@ -100,7 +103,11 @@ func NewClient(cfg Config) (*Client, error) {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: c.timeout,
 	}
-	c.http = &http.Client{Transport: tr}
+	var rt http.RoundTripper = tr
+	if cfg.WrapTransport != nil {
+		rt = cfg.WrapTransport(tr)
+	}
+	c.http = &http.Client{Transport: rt}
 	return c, nil
 }
 

@@ -85,7 +85,8 @@ func TestFleetRevocationReachesTheService(t *testing.T) {
 	addr := freeAddr(t)
 	client := func() *identity.Client {
 		c, err := identity.NewClient(identity.Config{BaseURL: "https://" + addr, ServiceCAs: fleetCA.Pool(),
-			Certificate: kioskCert, Timeout: 10 * time.Second, Retries: -1, Logger: slog.New(slog.DiscardHandler)})
+			Certificate: kioskCert, Timeout: 10 * time.Second, Retries: -1, Logger: slog.New(slog.DiscardHandler),
+			WrapTransport: idtest.ContractTransport(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,5 +58,27 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 		if got := len(rep.errs) > 0; got != tc.breaks {
 			t.Errorf("%s: breach reported %v, want %v: %q", name, got, tc.breaks, rep.errs)
 		}
+
+		// The same on the kiosk's side, through ContractTransport.
+		rep = &recordReporter{}
+		srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(tc.status)
+			_, _ = w.Write([]byte(tc.answer))
+		}))
+		srv.TLS = serverTLS(t, kioskCA)
+		srv.StartTLS()
+		hc = &http.Client{Transport: ContractTransport(rep)(&http.Transport{TLSClientConfig: clientTLS(t, kioskCA, "kiosk-1")})}
+		req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/challenges", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", tc.ctype)
+		resp, err = hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if got := len(rep.errs) > 0; got != tc.breaks {
+			t.Errorf("%s, kiosk side: breach reported %v, want %v: %q", name, got, tc.breaks, rep.errs)
+		}
 	}
 }
