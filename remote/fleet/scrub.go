@@ -11,9 +11,10 @@ var (
 	// phoneRe finds what may be a phone number: it starts with "+" and a digit (+44 …), a bracket and a
 	// digit ((020) …, (0)7700 …) or a 0 and a digit at the start of a word (07700 …), and runs on over
 	// digits, spaces, brackets, dots and dashes to a digit. Scrub counts its digits before replacing it.
-	phoneRe = regexp.MustCompile(`(?:\+[0-9]|\([0-9]|\b0[0-9])[0-9 ().-]*[0-9]`)
-	// spacedRe: digits in groups split by single spaces ("123 456", "1234 5678", "12 34 56").
-	spacedRe = regexp.MustCompile(`\b[0-9]+(?: [0-9]+)+\b`)
+	phoneRe = regexp.MustCompile(`(?:\+[0-9]|\([0-9]|\b0[0-9])[0-9 \x{a0}\x{202f}().-]*[0-9]`)
+	// spacedRe: digits in groups split by single spaces, also no-break ones ("123 456", "1234 5678",
+	// "12 34 56").
+	spacedRe = regexp.MustCompile(`\b[0-9]+(?:[ \x{a0}\x{202f}][0-9]+)+\b`)
 	// dashedRe: digits in groups of three or more split by dashes ("123-456"); dates (2026-11-22) are not.
 	dashedRe = regexp.MustCompile(`\b[0-9]{3,}(?:-[0-9]{3,})+\b`)
 	digitRe  = regexp.MustCompile(`[0-9]{6,}`)

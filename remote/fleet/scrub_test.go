@@ -17,6 +17,7 @@ func TestScrubFindsWhatItMissed(t *testing.T) {
 		{"pin 12 34 56 typed", "pin [digits] typed"},
 		{"puk 1234 5678", "puk [digits]"},
 		{"code 123-456", "code [digits]"},
+		{"code 123\u00a0456 and 07700\u202f900123", "code [digits] and [phone]"},
 		{"puk 1234-5678 and 0770-090-0123", "puk [digits] and [phone]"},
 		// Addresses without a dot in the host.
 		{"to name@host failed", "to [email] failed"},
