@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -31,6 +32,16 @@ type Config struct {
 	Sealer *Sealer
 	// CardRoots are the CAs that issue smartcard certificates.
 	CardRoots *x509.CertPool
+	// HolderUUIDAttribute is the PIV Authentication certificate's subject attribute holding the holder
+	// UUID; identity.DefaultHolderUUIDAttribute (serialNumber) when nil. Every challenge names it, and
+	// kiosks read the holder UUID from it: this is the one place it is set.
+	HolderUUIDAttribute asn1.ObjectIdentifier
+	// LegacyCardStock accepts card certificates that do not name their card (no urn:uuid subject
+	// alternative name holding the CHUID GUID), for card stock issued before FIPS 201-2 made it
+	// mandatory. Off by default, and it should stay off: with it on, one card's PIV Authentication
+	// certificate and serial plus another genuine card's Card Authentication key pass as one card,
+	// unless both certificates carry FASC-Ns (which must then be equal).
+	LegacyCardStock bool
 	// Email and SMS deliver codes; nil means the method is not offered.
 	Email Courier
 	SMS   Courier
@@ -68,6 +79,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.DeliveryTimeout == 0 {
 		cfg.DeliveryTimeout = 30 * time.Second
+	}
+	if cfg.HolderUUIDAttribute == nil {
+		oid, err := parseOID(identity.DefaultHolderUUIDAttribute)
+		if err != nil {
+			return nil, fmt.Errorf("idservice: %w", err)
+		}
+		cfg.HolderUUIDAttribute = oid
 	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {
@@ -148,7 +166,7 @@ func (s *Service) Challenge(ctx context.Context, c call) (identity.Challenge, er
 	if err := s.cfg.Store.PutChallenge(ctx, nonceHash(nonce), c.KioskID, exp, now); err != nil {
 		return identity.Challenge{}, internal(err)
 	}
-	return identity.Challenge{Nonce: nonce, ExpiresAt: exp.UTC()}, nil
+	return identity.Challenge{Nonce: nonce, ExpiresAt: exp.UTC(), HolderUUIDAttribute: s.cfg.HolderUUIDAttribute.String()}, nil
 }
 
 // validStart checks the shape of a start request.
@@ -257,7 +275,8 @@ func (s *Service) StartSession(ctx context.Context, c call, req identity.StartSe
 
 // eligibility returns "" when the person may go on, or the reason not; detail is for the audit log.
 func (s *Service) eligibility(ctx context.Context, req identity.StartSessionRequest, now time.Time, p *Profile) (identity.Ineligibility, string, error) {
-	proof := checkCard(req, s.cfg.CardRoots, now)
+	proof := checkCard(req, cardPolicy{roots: s.cfg.CardRoots, holderAttr: s.cfg.HolderUUIDAttribute,
+		legacyCardStock: s.cfg.LegacyCardStock}, now)
 	switch {
 	case errors.Is(proof, errNotGenuine):
 		return identity.CardNotGenuine, proof.Error(), nil
