@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/idservice"
 )
 
@@ -88,6 +89,8 @@ type serveFlags struct {
 	demo                                                                            bool
 	sendGap                                                                         time.Duration
 	kioskLimit, cardLimit                                                           int
+	holderAttr                                                                      string
+	legacyCardStock                                                                 bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -116,6 +119,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.kioskLimit, "kiosk-limit", 30, "session starts per kiosk per minute (0: no limit)")
 	fs.IntVar(&f.cardLimit, "card-limit", 10, "session starts per card per hour (0: no limit)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.holderAttr, "holder-uuid-attribute", identity.DefaultHolderUUIDAttribute, "the PIV Authentication certificate's subject attribute (dotted `OID`) holding the holder UUID; named in every challenge, so kiosks read it from the service")
+	fs.BoolVar(&f.legacyCardStock, "legacy-card-stock", false, "accept card certificates that do not name their card (no urn:uuid of the CHUID GUID); weakens the card proof, see the README")
 }
 
 // applyConfigFile sets, from the file, every flag not given on the command line.
@@ -264,8 +269,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	holderAttr, err := idservice.ParseHolderUUIDAttribute(f.holderAttr)
+	if err != nil {
+		return fmt.Errorf("--holder-uuid-attribute: %w", err)
+	}
 	cfg := idservice.Config{Store: store, Sealer: sealer, CardRoots: cardRoots, SendGap: f.sendGap,
-		KioskSessionsPerMinute: f.kioskLimit, CardSessionsPerHour: f.cardLimit, Logger: log}
+		KioskSessionsPerMinute: f.kioskLimit, CardSessionsPerHour: f.cardLimit, Logger: log,
+		HolderUUIDAttribute: holderAttr, LegacyCardStock: f.legacyCardStock}
+	if f.legacyCardStock {
+		log.Warn("accepting legacy card stock: card certificates that do not name their card pass the card proof")
+	}
 	var outboxSrv *http.Server
 	switch {
 	case f.outbox != "":

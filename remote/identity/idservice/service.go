@@ -2,6 +2,12 @@
 // SOPIN encrypted at rest, sends security codes, releases a SOPIN once per verified session, and audits
 // every step. It implements the contract in package identity (see openapi.yaml there) over mutual TLS.
 //
+// A card is genuine only when both its certificates chain to the card CAs, both name the card whose serial
+// the kiosk sends (the CHUID GUID as a urn:uuid subject alternative name; Config.LegacyCardStock relaxes
+// this for old card stock, and weakens the proof), the PIV Authentication certificate names the holder
+// (Config.HolderUUIDAttribute), and the Card Authentication key (ECC P-256, P-384 or RSA 2048) signed the
+// nonce as the contract says: see checkCard.
+//
 // It must never log, audit, echo or put in an error a security code, PIN, SOPIN, email address or phone
 // number; codes are stored only as keyed hashes; the audit log is append-only.
 package idservice
