@@ -10,8 +10,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"errors"
+	"math/big"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +127,35 @@ func TestCompressedCertificates(t *testing.T) {
 		if _, err := card.ParseCertificateObject(obj); !errors.Is(err, card.ErrCardUnusable) {
 			t.Errorf("%s: %v, want ErrCardUnusable", name, err)
 		}
+	}
+}
+
+// TestCertificateErrorsHideValues: a certificate that does not parse is reported without the value that
+// failed (crypto/x509 quotes it, and it may be the card's UUID or the holder's email address).
+func TestCertificateErrorsHideValues(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
+		URIs: []*url.URL{{Scheme: "https", Host: "d1e0c0de..example"}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = card.ParseCertificateObject(certObject(der, 0x00))
+	if !errors.Is(err, card.ErrCardUnusable) || strings.Contains(err.Error(), "d1e0c0de") {
+		t.Fatalf("error %v: want ErrCardUnusable without the value", err)
+	}
+}
+
+// TestReadIdentityRefusedIsUnusable: a card that refuses to hand out its certificate (a status word other
+// than "not found") is a card the kiosk cannot use, not one to turn round and insert again.
+func TestReadIdentityRefusedIsUnusable(t *testing.T) {
+	p := card.NewPIV(card.TransportFunc(func(cmd []byte) ([]byte, error) {
+		if cmd[1] == 0xcb {
+			return []byte{0x69, 0x82}, nil // security status not satisfied
+		}
+		return []byte{0x90, 0x00}, nil
+	}))
+	if _, err := p.ReadIdentity(card.IdentityOptions{}); !errors.Is(err, card.ErrCardUnusable) {
+		t.Fatalf("ReadIdentity: %v, want ErrCardUnusable", err)
 	}
 }

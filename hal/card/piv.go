@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"ssu-kiosk/hal/card/tlv"
 )
@@ -177,9 +178,19 @@ func ParseCertificateObject(b []byte) (*x509.Certificate, error) {
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("certificate object: %w: %w", ErrCardUnusable, err)
+		return nil, fmt.Errorf("certificate object: %w: %s", ErrCardUnusable, unquoted(err))
 	}
 	return cert, nil
+}
+
+// unquoted is an error's text cut before the first quoted value: crypto/x509 quotes what it could not
+// parse (a URI, an email address), which may name the card or its holder and must not reach a log.
+func unquoted(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		msg = strings.TrimRight(msg[:i], " :") + " (value left out)"
+	}
+	return msg
 }
 
 // gunzip inflates a compressed certificate, refusing more than maxCertificate bytes.

@@ -49,11 +49,11 @@ type cardPolicy struct {
 func checkCard(req identity.StartSessionRequest, pol cardPolicy, now time.Time) error {
 	pivAuth, err := x509.ParseCertificate(req.PIVAuthCert)
 	if err != nil {
-		return fmt.Errorf("%w: PIV Authentication certificate: %v", errNotGenuine, err)
+		return fmt.Errorf("%w: PIV Authentication certificate: %s", errNotGenuine, unquoted(err))
 	}
 	cardAuth, err := x509.ParseCertificate(req.CardAuthCert)
 	if err != nil {
-		return fmt.Errorf("%w: Card Authentication certificate: %v", errNotGenuine, err)
+		return fmt.Errorf("%w: Card Authentication certificate: %s", errNotGenuine, unquoted(err))
 	}
 	expired := false
 	for _, c := range []struct {
@@ -238,6 +238,16 @@ func subjectAttribute(cert *x509.Certificate, oid asn1.ObjectIdentifier) string 
 		}
 	}
 	return ""
+}
+
+// unquoted is an error's text cut before the first quoted value: crypto/x509 quotes what it could not
+// parse (a URI, an email address), and the detail goes to the audit log, which must hold no personal data.
+func unquoted(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		msg = strings.TrimRight(msg[:i], " :") + " (value left out)"
+	}
+	return msg
 }
 
 // parseOID reads a dotted object identifier such as "2.5.4.5" (a setting).
