@@ -57,7 +57,18 @@ func (c PCSCCard) Read(ctx context.Context, reader string) (flow.CardStatus, err
 			PINTriesLeft: max(pin.TriesLeft, 0), Fingerprint: id.Serial}
 		return nil
 	})
-	return st, cardError(err)
+	return st, cardError(refusedIsUnusable(err))
+}
+
+// refusedIsUnusable makes a card that answered a read or a proof with an unexpected status word (no Card
+// Authentication certificate, a command it refuses) a card this kiosk cannot use: taking it out and in
+// again does not help, so people are sent to their RA, not asked to turn it round.
+func refusedIsUnusable(err error) error {
+	var sw *card.StatusError
+	if errors.As(err, &sw) && !errors.Is(err, card.ErrCardUnusable) {
+		return fmt.Errorf("%w: %w", card.ErrCardUnusable, err)
+	}
+	return err
 }
 
 // Prove implements Card.
@@ -84,7 +95,7 @@ func (c PCSCCard) Prove(ctx context.Context, reader string, ch identity.Challeng
 			PIVAuthCert: id.Certificate.Raw, CardAuthCert: certRaw(cardAuth), Nonce: append([]byte(nil), nonce...), Signature: sig}
 		return nil
 	})
-	return req, cardError(err)
+	return req, cardError(refusedIsUnusable(err))
 }
 
 // identityOptions reads the holder UUID attribute the service named in the challenge (the one setting of

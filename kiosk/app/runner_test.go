@@ -352,6 +352,15 @@ func TestCardErrorsCarryCodes(t *testing.T) {
 			t.Errorf("%v: code %s, want %s", tc.err, c, tc.code)
 		}
 	}
+	// A read or proof the card refused with a status word (here: no Card Authentication certificate)
+	// sends people to their RA; a removed card is still a removed card.
+	noCardAuth := fmt.Errorf("card authentication: %w", &card.StatusError{SW: 0x6a82})
+	if c, _ := errcat.CodeOf(cardError(refusedIsUnusable(noCardAuth))); c != errcat.ERR2002 {
+		t.Errorf("refused proof: code %s, want ERR2002", c)
+	}
+	if c, _ := errcat.CodeOf(cardError(refusedIsUnusable(card.ErrCardRemoved))); c != errcat.ERR2003 {
+		t.Errorf("removed card: code %s, want ERR2003", c)
+	}
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
