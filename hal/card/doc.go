@@ -16,7 +16,8 @@
 // Fakes and APDU transcripts for tests are in the sibling package cardtest; a private pcscd with virtual
 // readers for integration tests is in pcsctest.
 //
-// This package never logs, prints or returns a PIN or PUK, and its errors quote no value read from a
-// certificate (crypto/x509's quoted values are cut out): they travel as Secret, whose String hides the
+// This package never logs, prints or returns a PIN or PUK: they travel as Secret, whose String hides the
 // value, the padded copies made for a command are zeroed once sent, and errors say only what went wrong.
+// Errors quote no value read from a certificate either (crypto/x509's quoted values are cut out), so they
+// may be logged without naming the card or its holder.
 package card
