@@ -1,6 +1,7 @@
 package idservice_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -89,6 +90,18 @@ func TestLegacyCardStock(t *testing.T) {
 		r.CardSerial = samSerial
 		return r
 	}))
+
+	// Legacy cards that carry FASC-Ns: both certificates must carry the same one.
+	fascnSam := h.cardCA.IssueCard(t, samSerial, samUUID, idtest.CardOptions{NoCardUUID: true, FASCN: bytes.Repeat([]byte{0xd1}, 25)})
+	fascnJo := h.cardCA.IssueCard(t, joSerial, joUUID, idtest.CardOptions{NoCardUUID: true, FASCN: bytes.Repeat([]byte{0xd2}, 25)})
+	if s := h.startWith(func(n []byte) identity.StartSessionRequest { return fascnSam.StartRequest(t, n) }); !s.Eligible {
+		t.Errorf("legacy card with a FASC-N: session = %+v", s)
+	}
+	wantNotGenuine(t, "legacy option, another card's FASC-N", h.startWith(func(n []byte) identity.StartSessionRequest {
+		r := fascnJo.StartRequest(t, n)
+		r.CardSerial, r.HolderUUID, r.PIVAuthCert = samSerial, samUUID, fascnSam.PIVAuthCert
+		return r
+	}))
 }
 
 // TestCardAuthAlgorithms: a Card Authentication key of each SP 800-78-4 algorithm for key 9E proves the
@@ -130,4 +143,17 @@ func TestHolderUUIDAttribute(t *testing.T) {
 	}
 	// Sam's card holds the UUID in serialNumber, not in the common name the service now reads.
 	wantNotGenuine(t, "holder UUID in another attribute", h.start(h.client, samSerial))
+}
+
+func TestParseHolderUUIDAttribute(t *testing.T) {
+	for _, ok := range []string{"2.5.4.5", "0.9.2342.19200300.100.1.1"} {
+		if oid, err := idservice.ParseHolderUUIDAttribute(ok); err != nil || oid.String() != ok {
+			t.Errorf("%q: %v, %v", ok, oid, err)
+		}
+	}
+	for _, bad := range []string{"", "2", "2..5", "2.5.4.x", "serialNumber", "2.+5", "2.-5"} {
+		if _, err := idservice.ParseHolderUUIDAttribute(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -152,6 +153,36 @@ type CardOptions struct {
 	Algorithm CardAlgorithm
 	// NoCardUUID leaves the card's urn:uuid out of both certificates, like legacy card stock.
 	NoCardUUID bool
+	// FASCN, when set, goes in both certificates' subject alternative name as a FASC-N otherName.
+	FASCN []byte
+}
+
+// sanWithFASCN is a subject alternative name extension holding a FASC-N otherName (FIPS 201-3, appendix
+// B.2) and the URIs.
+func sanWithFASCN(tb testing.TB, fascn []byte, uris []*url.URL) pkix.Extension {
+	tb.Helper()
+	value, err := asn1.Marshal(fascn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	other, err := asn1.Marshal(struct {
+		Type  asn1.ObjectIdentifier
+		Value asn1.RawValue // [0] EXPLICIT OCTET STRING
+	}{asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 6, 6},
+		asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: value}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	other[0] = 0xa0 // otherName is [0] IMPLICIT
+	names := []asn1.RawValue{{FullBytes: other}}
+	for _, u := range uris {
+		names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(u.String())})
+	}
+	der, err := asn1.Marshal(names)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: der}
 }
 
 // CardURI is the urn:uuid a PIV certificate names its card by: the CHUID GUID (the card serial, 32 hex
@@ -186,6 +217,10 @@ func (ca *CA) IssueCard(tb testing.TB, cardSerial, holderUUID string, opts CardO
 	if !opts.NoCardUUID {
 		uris = []*url.URL{CardURI(cardSerial)}
 	}
+	var extra []pkix.Extension
+	if opts.FASCN != nil {
+		extra = []pkix.Extension{sanWithFASCN(tb, opts.FASCN, uris)}
+	}
 	pivKey := newKey(tb)
 	var cardKey crypto.Signer
 	var err error
@@ -203,20 +238,22 @@ func (ca *CA) IssueCard(tb testing.TB, cardSerial, holderUUID string, opts CardO
 		tb.Fatal(err)
 	}
 	piv := ca.sign(tb, &x509.Certificate{
-		SerialNumber: serial(tb),
-		Subject:      pkix.Name{CommonName: "Test Holder", SerialNumber: holderUUID},
-		NotBefore:    opts.NotBefore,
-		NotAfter:     opts.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		URIs:         uris,
+		SerialNumber:    serial(tb),
+		Subject:         pkix.Name{CommonName: "Test Holder", SerialNumber: holderUUID},
+		NotBefore:       opts.NotBefore,
+		NotAfter:        opts.NotAfter,
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		URIs:            uris,
+		ExtraExtensions: extra,
 	}, &pivKey.PublicKey)
 	cardAuth := ca.sign(tb, &x509.Certificate{
-		SerialNumber: serial(tb),
-		Subject:      pkix.Name{CommonName: "Card Authentication"},
-		NotBefore:    opts.NotBefore,
-		NotAfter:     opts.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		URIs:         uris,
+		SerialNumber:    serial(tb),
+		Subject:         pkix.Name{CommonName: "Card Authentication"},
+		NotBefore:       opts.NotBefore,
+		NotAfter:        opts.NotAfter,
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		URIs:            uris,
+		ExtraExtensions: extra,
 	}, cardKey.Public())
 	return &Card{Serial: cardSerial, HolderUUID: holderUUID, PIVAuthCert: piv, CardAuthCert: cardAuth, CardAuthKey: cardKey}
 }
