@@ -92,7 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ssu-vcard: %v\n", err)
 			return 1
 		}
-		log.Info("card created", "state", o.state, "serial", s.Serial(), "not_after", o.notAfter)
+		log.Info("card created", "state", o.state, "serial", s.Serial(), "not_after", o.notAfter,
+			"card_auth_alg", o.cardAuthAlg, "compressed_certificates", o.compress)
 		fmt.Fprintln(stdout, s.Serial())
 		if o.vpcd == "" {
 			return 0
