@@ -544,9 +544,9 @@ func (r *Runner) noteSerial(ctx context.Context, serial string) {
 // cardFailed logs why a card could not be read or could not prove itself, so a card that does not work
 // can be diagnosed: the step, the code people saw and the card layer's error. Card layer errors name
 // status words, data objects and key types, never a PIN, a PUK, the card's serial or its holder.
-// A read the person cancelled (a session that ended meanwhile) is not a failure.
+// A read the person cancelled (a session that ended meanwhile) is not a failure; one that timed out is.
 func (r *Runner) cardFailed(ctx context.Context, step string, err error) {
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return
 	}
 	code, _ := errcat.CodeOf(err)
