@@ -39,8 +39,18 @@ type IdentityOptions struct {
 }
 
 // ReadIdentity reads the CHUID and the PIV Authentication certificate. A card with no certificate (or
-// no CHUID) still reports what it has; only a failure to talk to the card is an error.
+// no CHUID) still reports what it has. A failure to talk to the card is an error; so is a card that
+// answers with another status word, or holds a certificate that does not parse (ErrCardUnusable).
 func (p *PIV) ReadIdentity(opts IdentityOptions) (Identity, error) {
+	id, err := p.readIdentity(opts)
+	var sw *StatusError
+	if errors.As(err, &sw) && !errors.Is(err, ErrCardUnusable) {
+		return Identity{}, fmt.Errorf("%w: %w", ErrCardUnusable, err)
+	}
+	return id, err
+}
+
+func (p *PIV) readIdentity(opts IdentityOptions) (Identity, error) {
 	var id Identity
 	chuid, err := p.ReadCHUID()
 	switch {

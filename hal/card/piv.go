@@ -1,12 +1,19 @@
 package card
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"ssu-kiosk/hal/card/tlv"
 )
@@ -39,6 +46,11 @@ const (
 
 // ErrNotPIV: the card has no PIV application.
 var ErrNotPIV = errors.New("not a PIV card")
+
+// ErrCardUnusable: the card is a PIV card and answers, but what it holds cannot be used here: a certificate
+// that does not parse or decompress, a Card Authentication key of an algorithm this package does not
+// support, or a card that refuses to sign with it. Taking the card out and in again does not help.
+var ErrCardUnusable = errors.New("card cannot be used here")
 
 // PIV is the PIV application of one card, reached through a Transport. It holds no secrets: PINs and PUKs
 // passed to it are zeroed by the caller's Secret, and the padded copies it makes are zeroed before return.
@@ -141,7 +153,16 @@ func (p *PIV) ReadCertificate(s Slot) (*x509.Certificate, error) {
 	return ParseCertificateObject(b)
 }
 
-// ParseCertificateObject parses a certificate data object's content: 70 (certificate), 71 (info), FE (LRC).
+// maxCertificate bounds a decompressed certificate, so a card cannot make the kiosk inflate without end.
+const maxCertificate = 16 << 10
+
+// certInfoCompressed is the CertInfo bit saying the certificate is gzip-compressed (800-73-4 part 1,
+// appendix A, table 10: CertInfo 01).
+const certInfoCompressed = 0x01
+
+// ParseCertificateObject parses a certificate data object's content: 70 (certificate), 71 (CertInfo),
+// FE (LRC). A certificate whose CertInfo says compressed (01) is gzip-inflated first, as OpenSC does.
+// A certificate that does not parse or inflate gives ErrCardUnusable.
 func ParseCertificateObject(b []byte) (*x509.Certificate, error) {
 	der, found, err := tlv.Find(b, 0x70)
 	if err != nil {
@@ -150,14 +171,43 @@ func ParseCertificateObject(b []byte) (*x509.Certificate, error) {
 	if !found || len(der) == 0 {
 		return nil, fmt.Errorf("certificate object: %w", ErrNotFound)
 	}
-	if info, ok, _ := tlv.Find(b, 0x71); ok && len(info) == 1 && info[0]&0x01 != 0 {
-		return nil, errors.New("certificate object: compressed certificates are not supported")
+	if info, ok, _ := tlv.Find(b, 0x71); ok && len(info) == 1 && info[0]&certInfoCompressed != 0 {
+		if der, err = gunzip(der); err != nil {
+			return nil, fmt.Errorf("certificate object: %w: compressed certificate: %w", ErrCardUnusable, err)
+		}
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("certificate object: %w", err)
+		return nil, fmt.Errorf("certificate object: %w: %s", ErrCardUnusable, unquoted(err))
 	}
 	return cert, nil
+}
+
+// unquoted is an error's text cut before the first quoted value: crypto/x509 quotes what it could not
+// parse (a URI, an email address), which may name the card or its holder and must not reach a log.
+func unquoted(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		msg = strings.TrimRight(msg[:i], " :") + " (value left out)"
+	}
+	return msg
+}
+
+// gunzip inflates a compressed certificate, refusing more than maxCertificate bytes.
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	out, err := io.ReadAll(io.LimitReader(zr, maxCertificate+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxCertificate {
+		return nil, fmt.Errorf("more than %d bytes inflated", maxCertificate)
+	}
+	return out, nil
 }
 
 // PINStatus is what an empty VERIFY tells about the PIN.
@@ -258,22 +308,36 @@ func (p *PIV) Unblocked() (bool, error) {
 	return !st.Blocked, nil
 }
 
-// Authenticate has the Card Authentication key (9E) sign challenge, which needs no PIN
-// (GENERAL AUTHENTICATE, 800-73-4 part 2, 3.2.4 and appendix A.3). It returns the signature and the
-// certificate whose key signed, so a remote service can check the card holds that key.
-// For ECDSA keys the card signs the challenge as given (it is the digest): a P-256 key wants 32 bytes.
-func (p *PIV) Authenticate(challenge []byte) (sig []byte, cert *x509.Certificate, err error) {
+// Authenticate has the Card Authentication key (9E) sign nonce, which needs no PIN (GENERAL
+// AUTHENTICATE, 800-73-4 part 2, 3.2.4 and appendix A.3). It returns the signature and the certificate
+// whose key signed, so a remote service can check the card holds that key.
+//
+// What the card is given depends on the key's algorithm (SP 800-78-4, table 6-2); the identity contract
+// (remote/identity/openapi.yaml, startSession) says the same and the service verifies exactly this:
+//   - ECC P-256 (11): the nonce as given, which must be 32 bytes; the card's ECDSA signature treats it as
+//     the digest. (The nonce is random and chosen by the service: no hash is needed.)
+//   - ECC P-384 (14): SHA-384 of the nonce, 48 bytes; ECDSA over that digest.
+//   - RSA 2048 (07): the 256-byte EMSA-PKCS1-v1_5 block of SHA-256 of the nonce (00 01 FF..FF 00
+//     DigestInfo(SHA-256, digest), RFC 8017 9.2); the card's raw RSA on it is an RSASSA-PKCS1-v1_5
+//     SHA-256 signature over the nonce.
+//
+// A key of another algorithm, or a card that refuses to sign (a status word), gives ErrCardUnusable.
+func (p *PIV) Authenticate(nonce []byte) (sig []byte, cert *x509.Certificate, err error) {
 	cert, err = p.ReadCertificate(SlotCardAuth)
 	if err != nil {
 		return nil, nil, fmt.Errorf("card authentication: %w", err)
 	}
-	alg, err := algorithmOf(cert)
+	alg, challenge, err := CardAuthChallenge(cert.PublicKey, nonce)
 	if err != nil {
-		return nil, nil, fmt.Errorf("card authentication: %w", err)
+		return nil, nil, fmt.Errorf("card authentication: %w: %w", ErrCardUnusable, err)
 	}
 	tmpl := tlv.Concat(tlv.Object{Tag: 0x82}, tlv.Object{Tag: 0x81, Value: challenge})
 	resp, err := transmit(p.t, Command{INS: insGeneralAuth, P1: alg, P2: keyCardAuth,
 		Data: tlv.Encode(0x7c, tmpl), Le: 256})
+	var sw *StatusError
+	if errors.As(err, &sw) {
+		return nil, nil, fmt.Errorf("card authentication: %w: %w", ErrCardUnusable, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("card authentication: %w", err)
 	}
@@ -288,19 +352,46 @@ func (p *PIV) Authenticate(challenge []byte) (sig []byte, cert *x509.Certificate
 	return append([]byte(nil), sig...), cert, nil
 }
 
-func algorithmOf(cert *x509.Certificate) (byte, error) {
-	switch k := cert.PublicKey.(type) {
+// digestInfoSHA256 is the DER prefix of a DigestInfo holding a SHA-256 digest (RFC 8017, 9.2, note 1).
+var digestInfoSHA256 = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,
+	0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+
+// CardAuthChallenge gives the algorithm identifier (800-78-4, table 6-2) and what GENERAL AUTHENTICATE
+// hands a key of type pub to sign nonce, as Authenticate describes.
+func CardAuthChallenge(pub crypto.PublicKey, nonce []byte) (alg byte, challenge []byte, err error) {
+	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch k.Curve {
 		case elliptic.P256():
-			return algECCP256, nil
+			if len(nonce) != 32 {
+				return 0, nil, fmt.Errorf("an ECC P-256 key signs a 32-byte nonce, not %d bytes", len(nonce))
+			}
+			return algECCP256, append([]byte(nil), nonce...), nil
 		case elliptic.P384():
-			return algECCP384, nil
+			d := sha512.Sum384(nonce)
+			return algECCP384, d[:], nil
 		}
 	case *rsa.PublicKey:
 		if k.N.BitLen() == 2048 {
-			return algRSA2048, nil
+			d := sha256.Sum256(nonce)
+			block := bytes.Repeat([]byte{0xff}, 256)
+			t := append(append([]byte(nil), digestInfoSHA256...), d[:]...)
+			block[0], block[1] = 0x00, 0x01
+			block[256-len(t)-1] = 0x00
+			copy(block[256-len(t):], t)
+			return algRSA2048, block, nil
 		}
 	}
-	return 0, fmt.Errorf("unsupported card authentication key %T", cert.PublicKey)
+	return 0, nil, fmt.Errorf("unsupported card authentication key %s", keyKind(pub))
+}
+
+// keyKind names a public key's type and size for an error, without the key itself.
+func keyKind(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d", k.N.BitLen())
+	}
+	return fmt.Sprintf("%T", pub)
 }

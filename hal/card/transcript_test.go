@@ -26,6 +26,8 @@ var challenge = bytes.Repeat([]byte{0x5a}, 32)
 var scenarios = []struct {
 	name string
 	run  func(t *testing.T, p *card.PIV)
+	// card changes the recorded card from the default (ECC P-256, certificates not compressed).
+	card func(*vcard.CreateOptions)
 }{
 	{"identity", func(t *testing.T, p *card.PIV) {
 		id, err := p.ReadIdentity(card.IdentityOptions{})
@@ -39,7 +41,7 @@ var scenarios = []struct {
 		if err != nil || st.TriesLeft != 3 {
 			t.Errorf("pin status = %+v %v", st, err)
 		}
-	}},
+	}, nil},
 	{"authenticate", func(t *testing.T, p *card.PIV) {
 		sig, cert, err := p.Authenticate(challenge)
 		if err != nil {
@@ -48,6 +50,12 @@ var scenarios = []struct {
 		if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), challenge, sig) {
 			t.Error("signature does not verify")
 		}
+	}, nil},
+	{name: "authenticate-p384-gzip", run: authenticateAs, card: func(o *vcard.CreateOptions) {
+		o.CardAuthAlgorithm, o.CompressCertificates = vcard.ECCP384, true
+	}},
+	{name: "authenticate-rsa2048", run: authenticateAs, card: func(o *vcard.CreateOptions) {
+		o.CardAuthAlgorithm = vcard.RSA2048
 	}},
 	{"block-unblock", func(t *testing.T, p *card.PIV) {
 		for want := 2; want >= 0; want-- {
@@ -65,7 +73,7 @@ var scenarios = []struct {
 		if err := p.VerifyPIN(card.Secret("246810")); err != nil {
 			t.Fatal(err)
 		}
-	}},
+	}, nil},
 	{"change-pin-puk", func(t *testing.T, p *card.PIV) {
 		if err := p.ChangePIN(card.Secret(testPIN), card.Secret("13572468")); err != nil {
 			t.Fatal(err)
@@ -77,7 +85,22 @@ var scenarios = []struct {
 		if err := p.Unblock(card.Secret(testPUK), card.Secret("246810")); !errors.As(err, &auth) || auth.Retries != 2 {
 			t.Fatalf("old PUK: %v", err)
 		}
-	}},
+	}, nil},
+}
+
+// authenticateAs reads the identity and has key 9E sign the challenge, checking the signature as the
+// identity service does.
+func authenticateAs(t *testing.T, p *card.PIV) {
+	if _, err := p.ReadIdentity(card.IdentityOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sig, cert, err := p.Authenticate(challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cardAuthVerifies(cert.PublicKey, challenge, sig) {
+		t.Error("signature does not verify")
+	}
 }
 
 func TestTranscripts(t *testing.T) {
@@ -85,7 +108,7 @@ func TestTranscripts(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			path := filepath.Join("..", "..", "testdata", "transcripts", sc.name+".txt")
 			if *update {
-				_, st := newCardFile(t, nil)
+				_, st := newCardFile(t, sc.card)
 				vc := vcard.NewCard(st)
 				rec := &cardtest.Transport{Card: func(cmd []byte) ([]byte, error) { return vc.Process(cmd), nil }}
 				p := card.NewPIV(rec)

@@ -5,7 +5,10 @@
 //
 // The pieces:
 //   - State is a card at rest: keys, certificates, CHUID, PIN, PUK and counters, saved as JSON (mode 0600).
-//   - Create makes a new card whose certificates a test CA (LoadCA) signs.
+//   - Create makes a new card whose certificates a test CA (LoadCA) signs and name the card (the CHUID
+//     GUID as a urn:uuid subject alternative name, as real PIV issuers do); its Card Authentication key
+//     is ECC P-256, ECC P-384 or RSA 2048 (CreateOptions.CardAuthAlgorithm), and its certificates may be
+//     stored gzip-compressed (CreateOptions.CompressCertificates, CertInfo 01).
 //   - Card is a live card over a State: Process takes one command APDU and gives the response.
 //   - Insert serves a Card to vpcd over TCP until its context ends; Faults makes it misbehave on purpose.
 //

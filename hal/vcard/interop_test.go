@@ -392,3 +392,37 @@ func BenchmarkPCSCTransmit(b *testing.B) {
 		}
 	}
 }
+
+// TestInteropOpenSCVariants: OpenSC reads a card of every Card Authentication algorithm whose certificates
+// are stored compressed (it inflates them), PIV Authentication (id 01) and Card Authentication (id 04).
+func TestInteropOpenSCVariants(t *testing.T) {
+	needTools(t)
+	r := daemon.Readers()[0]
+	ca, err := vcard.LoadCA("../../testdata/pki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range vcard.Algorithms {
+		s, err := vcard.Create(vcard.CreateOptions{HolderUUID: "555000000001", Name: "Sam Example",
+			PIN: []byte("123456"), PUK: []byte("12345678"), NotAfter: time.Date(2028, 1, 31, 0, 0, 0, 0, time.UTC),
+			CA: ca, CardAuthAlgorithm: alg, CompressCertificates: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "card.json")
+		if err := s.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		remove := insert(t, r, path, vcard.Faults{})
+		out := mustTool(t, "BEGIN CERTIFICATE", "pkcs15-tool", "--reader", r.Name, "--read-certificate", "01")
+		samePEMCert(t, out, s.PIVAuth.Cert)
+		out = mustTool(t, "BEGIN CERTIFICATE", "pkcs15-tool", "--reader", r.Name, "--read-certificate", "04")
+		block, _ := pem.Decode([]byte(out[strings.Index(out, "-----BEGIN"):]))
+		if block == nil || !bytes.Equal(block.Bytes, s.CardAuth.Cert) {
+			t.Errorf("%s: pkcs15-tool read another Card Authentication certificate than the card's", alg)
+		}
+		if err := remove(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

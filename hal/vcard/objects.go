@@ -1,6 +1,8 @@
 package vcard
 
 import (
+	"bytes"
+	"compress/gzip"
 	"strings"
 	"time"
 
@@ -52,8 +54,12 @@ const (
 	tagResponse    = 0x82
 )
 
-// algECCP256 is the cryptographic algorithm identifier of ECC P-256 (800-78-4, table 6-2).
-const algECCP256 = 0x11
+// Cryptographic algorithm identifiers (800-78-4, table 6-2).
+const (
+	algRSA2048 = 0x07
+	algECCP256 = 0x11
+	algECCP384 = 0x14
+)
 
 // selectResponse is the Application Property Template a SELECT of the PIV AID answers (800-73-4 part 2, 3.1.1).
 func selectResponse() []byte {
@@ -62,7 +68,9 @@ func selectResponse() []byte {
 		tlv.Object{Tag: tagAuthority, Value: tlv.Encode(tagAID, pivAID[:minAIDPrefix])},
 		tlv.Object{Tag: tagAppLabel, Value: []byte("SSU virtual PIV")},
 		tlv.Object{Tag: tagAlgorithms, Value: tlv.Concat(
+			tlv.Object{Tag: tagAlgID, Value: []byte{algRSA2048}},
 			tlv.Object{Tag: tagAlgID, Value: []byte{algECCP256}},
+			tlv.Object{Tag: tagAlgID, Value: []byte{algECCP384}},
 			tlv.Object{Tag: tagOID, Value: nil},
 		)},
 	))
@@ -167,12 +175,20 @@ func printedInformation(name string, notAfter time.Time, serial string) []byte {
 	)
 }
 
-// certificateObject wraps a certificate as 800-73-4 part 1, appendix A, table 10 says: 70 cert, 71 00
-// (not compressed), FE (empty error detection code).
-func certificateObject(der []byte) []byte {
+// certificateObject wraps a certificate as 800-73-4 part 1, appendix A, table 10 says: 70 cert, 71 CertInfo
+// (00 as is, 01 gzip-compressed), FE (empty error detection code).
+func certificateObject(der []byte, compress bool) []byte {
+	info := byte(0x00)
+	if compress {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write(der) // writes to memory do not fail
+		_ = zw.Close()
+		der, info = b.Bytes(), 0x01
+	}
 	return tlv.Concat(
 		tlv.Object{Tag: tagCert, Value: der},
-		tlv.Object{Tag: tagCertInfo, Value: []byte{0x00}},
+		tlv.Object{Tag: tagCertInfo, Value: []byte{info}},
 		tlv.Object{Tag: tagEDC},
 	)
 }

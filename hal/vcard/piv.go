@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/subtle"
+	"errors"
+	"math/big"
 
 	"ssu-kiosk/hal/card/tlv"
 )
@@ -65,7 +68,7 @@ func (c *Card) getData(cmd command) ([]byte, uint16) {
 		if len(slot.Cert) == 0 {
 			return nil, swNotFound // never written, as on a real card whose slot holds no certificate
 		}
-		return tlv.Encode(tagDataObject, certificateObject(slot.Cert)), swOK
+		return tlv.Encode(tagDataObject, certificateObject(slot.Cert, s.CompressCertificates)), swOK
 	case objPrinted:
 		if !c.pinVerified {
 			return nil, swSecurityStatus
@@ -223,8 +226,11 @@ func (c *Card) resetRetry(cmd command) uint16 {
 }
 
 // generalAuthenticate answers GENERAL AUTHENTICATE (800-73-4 part 2, 3.2.4) for the internal
-// authenticate case: 7C { 81 <challenge> 82 00 } → 7C { 82 <ECDSA signature> }. The challenge is signed
-// as given, as the digest. Key 9A needs the PIN verified; 9E needs nothing.
+// authenticate case: 7C { 81 <challenge> 82 00 } → 7C { 82 <signature> }. P1 must name the key's
+// algorithm. An ECC key (11 P-256, 14 P-384) signs the challenge as given, as the digest (ECDSA, ASN.1
+// DER); an RSA 2048 key (07) takes a 256-byte block smaller than its modulus and answers the raw RSA
+// private-key operation on it, as a card does (the host builds the padding). Key 9A needs the PIN
+// verified; 9E needs nothing.
 func (c *Card) generalAuthenticate(cmd command) ([]byte, uint16) {
 	var slot Slot
 	switch cmd.p2 {
@@ -234,9 +240,6 @@ func (c *Card) generalAuthenticate(cmd command) ([]byte, uint16) {
 		slot = c.state.CardAuth
 	default:
 		return nil, swRefDataNotFound
-	}
-	if cmd.p1 != algECCP256 {
-		return nil, swIncorrectP1P2
 	}
 	tmpl, err := tlv.Unwrap(cmd.data, tagDynAuth)
 	if err != nil {
@@ -268,11 +271,35 @@ func (c *Card) generalAuthenticate(cmd command) ([]byte, uint16) {
 	if err != nil {
 		return nil, swNoDiagnosis
 	}
-	sig, err := ecdsa.SignASN1(rand.Reader, key, challenge)
+	if cmd.p1 != algorithmID(key) {
+		return nil, swIncorrectP1P2
+	}
+	var sig []byte
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		sig, err = ecdsa.SignASN1(rand.Reader, k, challenge)
+	case *rsa.PrivateKey:
+		sig, err = rawRSA(k, challenge)
+		if err != nil {
+			return nil, swWrongData
+		}
+	}
 	if err != nil {
 		return nil, swNoDiagnosis
 	}
 	return tlv.Encode(tagDynAuth, tlv.Encode(tagResponse, sig)), swOK
+}
+
+// rawRSA is the RSA private-key operation on a block as long as the modulus (RFC 8017, 5.1.2 RSADP),
+// what a PIV card does for an RSA key: the host has already padded the block.
+func rawRSA(k *rsa.PrivateKey, block []byte) ([]byte, error) {
+	size := k.Size()
+	m := new(big.Int).SetBytes(block)
+	if len(block) != size || m.Cmp(k.N) >= 0 {
+		return nil, errors.New("the block is not smaller than the modulus")
+	}
+	s := new(big.Int).Exp(m, k.D, k.N)
+	return s.FillBytes(make([]byte, size)), nil
 }
 
 // persist saves the state when the card has a file, and tells whether that worked.

@@ -2,9 +2,11 @@ package vcard
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -61,6 +64,45 @@ type State struct {
 
 	PIVAuth  Slot `json:"piv_auth"`  // key 9A, certificate object 5FC105
 	CardAuth Slot `json:"card_auth"` // key 9E, certificate object 5FC101
+
+	// CompressCertificates makes the card hand out its certificates gzip-compressed (CertInfo 01), as
+	// some issuers' cards do.
+	CompressCertificates bool `json:"compress_certificates,omitempty"`
+}
+
+// Algorithm is a key algorithm of SP 800-78-4 that the Card Authentication key (9E) may use.
+type Algorithm string
+
+// The algorithms a virtual card's 9E key can have.
+const (
+	ECCP256 Algorithm = "p256"
+	ECCP384 Algorithm = "p384"
+	RSA2048 Algorithm = "rsa2048"
+)
+
+// Algorithms lists every Algorithm, in the order tests try them.
+var Algorithms = []Algorithm{ECCP256, ECCP384, RSA2048}
+
+// ParseAlgorithm reads an Algorithm's name ("p256", "p384", "rsa2048").
+func ParseAlgorithm(s string) (Algorithm, error) {
+	for _, a := range Algorithms {
+		if string(a) == s {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("unknown key algorithm %q (want p256, p384 or rsa2048)", s)
+}
+
+func (a Algorithm) generate() (crypto.Signer, error) {
+	switch a {
+	case ECCP256, "":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case ECCP384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case RSA2048:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	}
+	return nil, fmt.Errorf("unknown key algorithm %q", string(a))
 }
 
 // CreateOptions describe a new card. PINTries and PUKTries default to 3; NotBefore defaults to now.
@@ -70,10 +112,19 @@ type CreateOptions struct {
 	NotBefore, NotAfter time.Time
 	PINTries, PUKTries  int
 	CA                  *CA
+	// CardAuthAlgorithm is the 9E key's algorithm; ECC P-256 when empty.
+	CardAuthAlgorithm Algorithm
+	// CompressCertificates stores the certificates gzip-compressed (CertInfo 01).
+	CompressCertificates bool
+	// GUID is the CHUID GUID (16 bytes); a random version 4 UUID when nil. For remaking a card with the
+	// same serial.
+	GUID []byte
 }
 
-// Create makes a new card: fresh P-256 keys for 9A (PIV Authentication) and 9E (Card Authentication),
-// their certificates signed by opts.CA, and a CHUID with a random GUID.
+// Create makes a new card: fresh keys for 9A (PIV Authentication, ECC P-256) and 9E (Card
+// Authentication, opts.CardAuthAlgorithm), their certificates signed by opts.CA, and a CHUID with a
+// random GUID. As real PIV issuers do (FIPS 201-3, 4.2.2.1), both certificates name the card: their
+// subject alternative name holds the CHUID GUID as a urn:uuid URI.
 func Create(opts CreateOptions) (*State, error) {
 	if opts.CA == nil {
 		return nil, errors.New("create card: no CA")
@@ -121,28 +172,47 @@ func Create(opts CreateOptions) (*State, error) {
 		PINTriesMax:  opts.PINTries,
 		PUKTriesLeft: opts.PUKTries,
 		PUKTriesMax:  opts.PUKTries,
-		GUID:         make([]byte, 16),
+		GUID:         bytes.Clone(opts.GUID),
+
+		CompressCertificates: opts.CompressCertificates,
 	}
-	if _, err := rand.Read(s.GUID); err != nil {
-		return nil, fmt.Errorf("create card: guid: %w", err)
+	switch {
+	case s.GUID == nil:
+		s.GUID = make([]byte, 16)
+		if _, err := rand.Read(s.GUID); err != nil {
+			return nil, fmt.Errorf("create card: guid: %w", err)
+		}
+		s.GUID[6] = s.GUID[6]&0x0f | 0x40 // RFC 4122 version 4
+		s.GUID[8] = s.GUID[8]&0x3f | 0x80 // RFC 4122 variant
+	case len(s.GUID) != 16:
+		return nil, errors.New("create card: the GUID must be 16 bytes")
 	}
-	s.GUID[6] = s.GUID[6]&0x0f | 0x40 // RFC 4122 version 4
-	s.GUID[8] = s.GUID[8]&0x3f | 0x80 // RFC 4122 variant
 	s.CHUID = chuidValue(s.GUID, s.NotAfter)
 
 	subject := pkix.Name{CommonName: opts.Name, SerialNumber: opts.HolderUUID}
+	cardURI := CardURI(s.GUID)
 	var err error
-	if s.PIVAuth, err = newSlot(opts, subject, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil); err != nil {
+	if s.PIVAuth, err = newSlot(opts, ECCP256, subject, cardURI, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil); err != nil {
 		return nil, fmt.Errorf("create card: piv authentication: %w", err)
 	}
-	if s.CardAuth, err = newSlot(opts, subject, nil, []asn1.ObjectIdentifier{oidPIVCardAuth}); err != nil {
+	if s.CardAuth, err = newSlot(opts, opts.CardAuthAlgorithm, subject, cardURI, nil, []asn1.ObjectIdentifier{oidPIVCardAuth}); err != nil {
 		return nil, fmt.Errorf("create card: card authentication: %w", err)
 	}
 	return s, nil
 }
 
-func newSlot(opts CreateOptions, subject pkix.Name, eku []x509.ExtKeyUsage, unknownEKU []asn1.ObjectIdentifier) (Slot, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// CardURI is the name a PIV certificate gives its card (FIPS 201-3, 4.2.2.1; RFC 4122, 3): the CHUID GUID
+// as a urn:uuid URI, "urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
+func CardURI(guid []byte) *url.URL {
+	h := hex.EncodeToString(guid)
+	if len(h) != 32 {
+		return &url.URL{Scheme: "urn", Opaque: "uuid:" + h}
+	}
+	return &url.URL{Scheme: "urn", Opaque: "uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]}
+}
+
+func newSlot(opts CreateOptions, alg Algorithm, subject pkix.Name, cardURI *url.URL, eku []x509.ExtKeyUsage, unknownEKU []asn1.ObjectIdentifier) (Slot, error) {
+	key, err := alg.generate()
 	if err != nil {
 		return Slot{}, fmt.Errorf("generate key: %w", err)
 	}
@@ -158,8 +228,9 @@ func newSlot(opts CreateOptions, subject pkix.Name, eku []x509.ExtKeyUsage, unkn
 		KeyUsage:           x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:        eku,
 		UnknownExtKeyUsage: unknownEKU,
+		URIs:               []*url.URL{cardURI},
 	}
-	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, opts.CA.Cert, &key.PublicKey, opts.CA.Key)
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, opts.CA.Cert, key.Public(), opts.CA.Key)
 	if err != nil {
 		return Slot{}, fmt.Errorf("sign certificate: %w", err)
 	}
@@ -268,24 +339,44 @@ func (s *State) check() error {
 		if err != nil {
 			return fmt.Errorf("certificate %02X: %w", key, err)
 		}
-		if pub, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || !pub.Equal(&priv.PublicKey) {
+		if pub, ok := priv.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
 			return fmt.Errorf("certificate %02X does not match its key", key)
 		}
 	}
 	return nil
 }
 
-// signer parses the slot's private key.
-func (sl Slot) signer() (*ecdsa.PrivateKey, error) {
+// signer parses the slot's private key: ECDSA P-256 or P-384, or RSA 2048.
+func (sl Slot) signer() (crypto.Signer, error) {
 	k, err := x509.ParsePKCS8PrivateKey(sl.Key)
 	if err != nil {
 		return nil, errors.New("the private key does not parse as PKCS #8")
 	}
-	ek, ok := k.(*ecdsa.PrivateKey)
-	if !ok || ek.Curve != elliptic.P256() {
-		return nil, errors.New("the private key is not ECDSA P-256")
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		if k.Curve == elliptic.P256() || k.Curve == elliptic.P384() {
+			return k, nil
+		}
+	case *rsa.PrivateKey:
+		if k.N.BitLen() == 2048 {
+			return k, nil
+		}
 	}
-	return ek, nil
+	return nil, errors.New("the private key is not ECDSA P-256, P-384 or RSA 2048")
+}
+
+// algorithmID is the key's cryptographic algorithm identifier (800-78-4, table 6-2).
+func algorithmID(k crypto.Signer) byte {
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		if k.Curve == elliptic.P384() {
+			return algECCP384
+		}
+		return algECCP256
+	case *rsa.PrivateKey:
+		return algRSA2048
+	}
+	return 0
 }
 
 // writeFileAtomic replaces path with data so that a crash leaves either the old or the new file.

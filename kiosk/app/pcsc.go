@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 
 	"ssu-kiosk/hal/card"
 	"ssu-kiosk/kiosk/flow"
@@ -12,9 +13,7 @@ import (
 )
 
 // PCSCCard is the Card in a PC/SC reader, through hal/card.
-type PCSCCard struct {
-	Identity card.IdentityOptions
-}
+type PCSCCard struct{}
 
 var _ Card = PCSCCard{}
 
@@ -27,8 +26,8 @@ func cardError(err error) error {
 	switch {
 	case errors.Is(err, card.ErrCardRemoved), errors.Is(err, card.ErrNoCard):
 		code = errcat.ERR2003
-	case errors.Is(err, card.ErrNotPIV):
-		code = errcat.ERR2002
+	case errors.Is(err, card.ErrNotPIV), errors.Is(err, card.ErrCardUnusable):
+		code = errcat.ERR2002 // a card this kiosk cannot use: the person is sent to their RA
 	case errors.Is(err, card.ErrReaderGone):
 		code = errcat.ERR2004
 	case errors.Is(err, card.ErrServiceDown):
@@ -43,7 +42,7 @@ func cardError(err error) error {
 func (c PCSCCard) Read(ctx context.Context, reader string) (flow.CardStatus, error) {
 	var st flow.CardStatus
 	err := card.WithPIV(ctx, reader, func(p *card.PIV) error {
-		id, err := p.ReadIdentity(c.Identity)
+		id, err := p.ReadIdentity(card.IdentityOptions{})
 		if err != nil {
 			return err
 		}
@@ -58,14 +57,30 @@ func (c PCSCCard) Read(ctx context.Context, reader string) (flow.CardStatus, err
 			PINTriesLeft: max(pin.TriesLeft, 0), Fingerprint: id.Serial}
 		return nil
 	})
-	return st, cardError(err)
+	return st, cardError(refusedIsUnusable(err))
+}
+
+// refusedIsUnusable makes a card that answered a read or a proof with an unexpected status word (no Card
+// Authentication certificate, a command it refuses) a card this kiosk cannot use: taking it out and in
+// again does not help, so people are sent to their RA, not asked to turn it round.
+func refusedIsUnusable(err error) error {
+	var sw *card.StatusError
+	if errors.As(err, &sw) && !errors.Is(err, card.ErrCardUnusable) {
+		return fmt.Errorf("%w: %w", card.ErrCardUnusable, err)
+	}
+	return err
 }
 
 // Prove implements Card.
-func (c PCSCCard) Prove(ctx context.Context, reader string, nonce []byte) (identity.StartSessionRequest, error) {
+func (c PCSCCard) Prove(ctx context.Context, reader string, ch identity.Challenge) (identity.StartSessionRequest, error) {
 	var req identity.StartSessionRequest
-	err := card.WithPIV(ctx, reader, func(p *card.PIV) error {
-		id, err := p.ReadIdentity(c.Identity)
+	opts, err := identityOptions(ch)
+	if err != nil {
+		return req, &errcat.Error{Code: errcat.ERR2009, Err: err}
+	}
+	nonce := ch.Nonce
+	err = card.WithPIV(ctx, reader, func(p *card.PIV) error {
+		id, err := p.ReadIdentity(opts)
 		if err != nil {
 			return err
 		}
@@ -80,7 +95,21 @@ func (c PCSCCard) Prove(ctx context.Context, reader string, nonce []byte) (ident
 			PIVAuthCert: id.Certificate.Raw, CardAuthCert: certRaw(cardAuth), Nonce: append([]byte(nil), nonce...), Signature: sig}
 		return nil
 	})
-	return req, cardError(err)
+	return req, cardError(refusedIsUnusable(err))
+}
+
+// identityOptions reads the holder UUID attribute the service named in the challenge (the one setting of
+// it, on the service); serialNumber when it named none.
+func identityOptions(ch identity.Challenge) (card.IdentityOptions, error) {
+	attr := ch.HolderUUIDAttribute
+	if attr == "" {
+		attr = identity.DefaultHolderUUIDAttribute
+	}
+	oid, err := card.ParseOID(attr)
+	if err != nil {
+		return card.IdentityOptions{}, fmt.Errorf("holder UUID attribute in the challenge: %w", err)
+	}
+	return card.IdentityOptions{HolderUUIDAttribute: oid}, nil
 }
 
 func certRaw(c *x509.Certificate) []byte {

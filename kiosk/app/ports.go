@@ -14,8 +14,9 @@ import (
 type Card interface {
 	// Read tells the card's certificates' expiry and its passcode's state.
 	Read(ctx context.Context, reader string) (flow.CardStatus, error)
-	// Prove reads the card's identity and has its Card Authentication key sign nonce.
-	Prove(ctx context.Context, reader string, nonce []byte) (identity.StartSessionRequest, error)
+	// Prove reads the card's identity (the holder UUID from the subject attribute the challenge names)
+	// and has its Card Authentication key sign the challenge's nonce.
+	Prove(ctx context.Context, reader string, ch identity.Challenge) (identity.StartSessionRequest, error)
 	// Unblock sets newPIN with the PUK (SOPIN). The result says whether the card was written.
 	Unblock(ctx context.Context, reader string, puk, newPIN []byte) (flow.WriteResult, error)
 	// ChangePIN changes the passcode. A refused current passcode gives wrongCurrent and the tries left.

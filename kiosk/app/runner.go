@@ -326,6 +326,8 @@ func (r *Runner) execute(e flow.Effect) {
 			st, err := r.cfg.Card.Read(ctx, reader)
 			if err == nil {
 				r.noteSerial(ctx, st.Fingerprint)
+			} else {
+				r.cardFailed(ctx, "read", err)
 			}
 			return flow.CardRead{At: time.Now(), Seq: e.Seq, Status: st, Err: err}
 		})
@@ -337,7 +339,10 @@ func (r *Runner) execute(e flow.Effect) {
 			if err != nil {
 				return flow.CardProved{At: time.Now(), Seq: e.Seq, Err: err}
 			}
-			req, err := r.cfg.Card.Prove(ctx, reader, ch.Nonce)
+			req, err := r.cfg.Card.Prove(ctx, reader, ch)
+			if err != nil {
+				r.cardFailed(ctx, "proof", err)
+			}
 			return flow.CardProved{At: time.Now(), Seq: e.Seq, Proof: flow.NewProof(req), Err: err}
 		})
 	case flow.StartSession:
@@ -534,6 +539,18 @@ func (r *Runner) noteSerial(ctx context.Context, serial string) {
 	if ctx.Err() == nil && r.serial == "" {
 		r.serial = serial
 	}
+}
+
+// cardFailed logs why a card could not be read or could not prove itself, so a card that does not work
+// can be diagnosed: the step, the code people saw and the card layer's error. Card layer errors name
+// status words, data objects and key types, never a PIN, a PUK, the card's serial or its holder.
+// A read the person cancelled (a session that ended meanwhile) is not a failure; one that timed out is.
+func (r *Runner) cardFailed(ctx context.Context, step string, err error) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return
+	}
+	code, _ := errcat.CodeOf(err)
+	r.log.Warn("card "+step+" failed", "code", string(code), "err", err)
 }
 
 // noteIdentity records whether an identity service call reached the service: an answer, even a

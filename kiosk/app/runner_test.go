@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -23,6 +25,7 @@ type fakeCard struct {
 	mu       sync.Mutex
 	status   flow.CardStatus
 	readErr  error
+	proveErr error
 	block    chan struct{} // when set, Read waits for it or for its context
 	unblock  flow.WriteResult
 	gotPUK   []byte
@@ -51,8 +54,13 @@ func (f *fakeCard) Read(ctx context.Context, reader string) (flow.CardStatus, er
 	return f.status, f.readErr
 }
 
-func (f *fakeCard) Prove(_ context.Context, _ string, nonce []byte) (identity.StartSessionRequest, error) {
-	return identity.StartSessionRequest{CardSerial: "c0ffee", HolderUUID: "555000000001", Nonce: nonce, Signature: []byte{1}}, nil
+func (f *fakeCard) Prove(_ context.Context, _ string, ch identity.Challenge) (identity.StartSessionRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.proveErr != nil {
+		return identity.StartSessionRequest{}, f.proveErr
+	}
+	return identity.StartSessionRequest{CardSerial: "c0ffee", HolderUUID: "555000000001", Nonce: ch.Nonce, Signature: []byte{1}}, nil
 }
 
 func (f *fakeCard) Unblock(_ context.Context, _ string, puk, newPIN []byte) (flow.WriteResult, error) {
@@ -338,10 +346,20 @@ func TestCardErrorsCarryCodes(t *testing.T) {
 	}{
 		{card.ErrCardRemoved, errcat.ERR2003}, {card.ErrNotPIV, errcat.ERR2002}, {card.ErrReaderGone, errcat.ERR2004},
 		{card.ErrServiceDown, errcat.ERR2005}, {card.ErrCardUnreadable, errcat.ERR2001},
+		{card.ErrCardUnusable, errcat.ERR2002},
 	} {
 		if c, _ := errcat.CodeOf(cardError(tc.err)); c != tc.code {
 			t.Errorf("%v: code %s, want %s", tc.err, c, tc.code)
 		}
+	}
+	// A read or proof the card refused with a status word (here: no Card Authentication certificate)
+	// sends people to their RA; a removed card is still a removed card.
+	noCardAuth := fmt.Errorf("card authentication: %w", &card.StatusError{SW: 0x6a82})
+	if c, _ := errcat.CodeOf(cardError(refusedIsUnusable(noCardAuth))); c != errcat.ERR2002 {
+		t.Errorf("refused proof: code %s, want ERR2002", c)
+	}
+	if c, _ := errcat.CodeOf(cardError(refusedIsUnusable(card.ErrCardRemoved))); c != errcat.ERR2003 {
+		t.Errorf("removed card: code %s, want ERR2003", c)
 	}
 }
 
@@ -431,5 +449,67 @@ func TestNextSessionWaitsForTheLastUsageRecord(t *testing.T) {
 		t.Fatal("no event")
 	} else if _, ok := ev.(flow.CardInserted); !ok {
 		t.Fatalf("event %T, want CardInserted", ev)
+	}
+}
+
+// TestRunnerCardUnusable: a card whose proof fails because the kiosk cannot use it (here a Card
+// Authentication key of an unsupported kind) shows the "not a card this kiosk can unlock, visit your RA"
+// screen, not "turn it round", and the log says what failed, without the card's serial.
+func TestRunnerCardUnusable(t *testing.T) {
+	var logs syncBuffer
+	g := newRigWith(t, func(c *RunnerConfig) { c.Log = newTextLog(&logs) })
+	g.card.proveErr = cardError(fmt.Errorf("card authentication: %w: unsupported card authentication key RSA 1024", card.ErrCardUnusable))
+	g.card.status = flow.CardStatus{PINBlocked: true, CertificatesNotAfter: time.Now().AddDate(1, 0, 0), Fingerprint: "c0ffee"}
+	g.r.cardEvent(card.Event{Kind: card.CardInserted, Reader: "Reader 0", State: card.StateCardPresent, Time: time.Now()})
+	g.until(flow.StartNow)
+	g.do(flow.Pressed{At: time.Now(), Button: flow.ButtonStart})
+	g.until(flow.CardNotSupported)
+	eventually(t, func() bool { return strings.Contains(logs.String(), "card proof failed") })
+	out := logs.String()
+	if !strings.Contains(out, "code=ERR2002") || !strings.Contains(out, "RSA 1024") {
+		t.Errorf("log does not say what failed:\n%s", out)
+	}
+	if strings.Contains(out, "c0ffee") {
+		t.Errorf("log names the card:\n%s", out)
+	}
+
+	// A read that fails the same way is logged too, and shows the same screen.
+	var readLogs syncBuffer
+	g = newRigWith(t, func(c *RunnerConfig) { c.Log = newTextLog(&readLogs) })
+	g.card.readErr = cardError(fmt.Errorf("certificate object: %w: compressed certificate: unexpected EOF", card.ErrCardUnusable))
+	g.r.cardEvent(card.Event{Kind: card.CardInserted, Reader: "Reader 0", State: card.StateCardPresent, Time: time.Now()})
+	g.until(flow.CardNotSupported)
+	eventually(t, func() bool { return strings.Contains(readLogs.String(), "card read failed") })
+}
+
+// syncBuffer is a bytes.Buffer a logger and a test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestHolderUUIDAttributeFromChallenge: the kiosk reads the holder UUID from the attribute the service
+// names in the challenge (its one setting), serialNumber when it names none.
+func TestHolderUUIDAttributeFromChallenge(t *testing.T) {
+	for attr, want := range map[string]string{"": "2.5.4.5", "2.5.4.3": "2.5.4.3", "0.9.2342.19200300.100.1.1": "0.9.2342.19200300.100.1.1"} {
+		opts, err := identityOptions(identity.Challenge{HolderUUIDAttribute: attr})
+		if err != nil || opts.HolderUUIDAttribute.String() != want {
+			t.Errorf("challenge attribute %q: options %v, %v; want %s", attr, opts.HolderUUIDAttribute, err, want)
+		}
+	}
+	if _, err := identityOptions(identity.Challenge{HolderUUIDAttribute: "serialNumber"}); err == nil {
+		t.Error("an attribute that is not a dotted OID was taken")
 	}
 }

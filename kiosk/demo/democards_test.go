@@ -76,6 +76,9 @@ func TestDemoCards(t *testing.T) {
 			if c.expired {
 				opts.NotAfter = time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
 			}
+			if old, err := vcard.LoadState(filepath.Join(dir, c.file)); err == nil {
+				opts.GUID = old.GUID // keep the card's serial, so profiles.csv keeps its rows
+			}
 			st, err := vcard.Create(opts)
 			if err != nil {
 				t.Fatal(err)
@@ -126,6 +129,16 @@ func TestDemoCards(t *testing.T) {
 		}
 		if expired := time.Now().After(cert.NotAfter); expired != c.expired {
 			t.Errorf("%s: expired %v, want %v", c.file, expired, c.expired)
+		}
+		// Both certificates name the card, as the identity service requires (FIPS 201-3, 4.2.2.1).
+		for _, key := range []byte{0x9a, 0x9e} {
+			cert, err := st.Certificate(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := vcard.CardURI(st.GUID).String(); len(cert.URIs) != 1 || cert.URIs[0].String() != want {
+				t.Errorf("%s: certificate %02X names %v, want the card %s", c.file, key, cert.URIs, want)
+			}
 		}
 	}
 }

@@ -72,17 +72,26 @@ func (o Outcome) Valid() bool {
 	return o == OutcomeUnlocked || o == OutcomePasscodeChanged || o == OutcomeFailed
 }
 
+// DefaultHolderUUIDAttribute is the subject attribute of the PIV Authentication certificate that holds the
+// holder UUID when a challenge names none: X.520 serialNumber, as a dotted object identifier.
+const DefaultHolderUUIDAttribute = "2.5.4.5"
+
 // Challenge is a single-use nonce for the card to sign.
 type Challenge struct {
 	Nonce     []byte    `json:"nonce"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// HolderUUIDAttribute is the subject attribute (dotted object identifier) of the PIV Authentication
+	// certificate that holds the holder UUID, as the service is configured; DefaultHolderUUIDAttribute
+	// when empty. The kiosk reads HolderUUID from it, so the setting lives in one place: the service.
+	HolderUUIDAttribute string `json:"holderUuidAttribute,omitempty"`
 }
 
 // StartSessionRequest is the card's identity and its proof of being genuine. Certificates are DER.
 type StartSessionRequest struct {
 	// CardSerial is the CHUID GUID as 32 lowercase hex characters.
 	CardSerial string `json:"cardSerial"`
-	// HolderUUID is the PIV Authentication certificate's subject serialNumber.
+	// HolderUUID is the PIV Authentication certificate's subject attribute the challenge named
+	// (HolderUUIDAttribute; serialNumber by default).
 	HolderUUID string `json:"holderUuid"`
 	// PIVAuthCert is the PIV Authentication certificate (key 9A).
 	PIVAuthCert []byte `json:"pivAuthCert"`
@@ -90,7 +99,9 @@ type StartSessionRequest struct {
 	CardAuthCert []byte `json:"cardAuthCert"`
 	// Nonce is the Challenge nonce, as given.
 	Nonce []byte `json:"nonce"`
-	// Signature is the card's ECDSA (ASN.1 DER) signature over Nonce with the Card Authentication key.
+	// Signature is the Card Authentication key's signature over Nonce: for ECC P-256, ECDSA (ASN.1 DER)
+	// over the nonce as given; for ECC P-384, ECDSA (ASN.1 DER) over SHA-384(nonce); for RSA 2048,
+	// RSASSA-PKCS1-v1_5 with SHA-256 over the nonce (hal/card's Authenticate builds what the card signs).
 	Signature []byte `json:"signature"`
 }
 

@@ -4,8 +4,13 @@
 //
 //	ssu-vcard --create --state FILE --holder-uuid 555000000001 --name "Sam Example" --pin 123456 \
 //	    --puk 12345678 --not-after 2028-01-31 [--pin-tries 3] [--puk-tries 3] [--ca DIR] [--force]
+//	    [--card-auth-alg p256|p384|rsa2048] [--compress-certs]
 //	ssu-vcard --vpcd 127.0.0.1:35963 --state FILE [--fault-remove-after N] [--fault-delay D]
 //	    [--fault-malformed-after N]
+//
+// --card-auth-alg picks the Card Authentication key's (9E) algorithm, one of SP 800-78-4's three (ECC
+// P-256 by default); --compress-certs stores the certificates gzip-compressed (CertInfo 01), as some
+// issuers' cards do.
 //
 // The card stays in the reader until SIGINT or SIGTERM, then it is removed (the socket is closed) and
 // the program exits 0; when pcscd goes away it waits for it and inserts the card again. It exits 0 too
@@ -36,7 +41,8 @@ func main() {
 
 type options struct {
 	vpcd, state, ca, holder, name, pin, puk, notAfter string
-	create, force, debug, version                     bool
+	cardAuthAlg                                       string
+	create, force, debug, compress, version           bool
 	pinTries, pukTries                                int
 	faults                                            vcard.Faults
 }
@@ -57,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.pinTries, "pin-tries", 3, "with --create: PIN tries before it blocks")
 	fs.IntVar(&o.pukTries, "puk-tries", 3, "with --create: PUK tries before it blocks")
 	fs.StringVar(&o.ca, "ca", "testdata/pki", "with --create: `DIR` holding card-ca.pem and card-ca.key")
+	fs.StringVar(&o.cardAuthAlg, "card-auth-alg", string(vcard.ECCP256), "with --create: the Card Authentication key's `ALGORITHM`: p256, p384 or rsa2048")
+	fs.BoolVar(&o.compress, "compress-certs", false, "with --create: store the certificates gzip-compressed (CertInfo 01)")
 	fs.IntVar(&o.faults.RemoveAfter, "fault-remove-after", 0, "pull the card instead of answering the `N`th APDU")
 	fs.DurationVar(&o.faults.Delay, "fault-delay", 0, "wait `D` before answering each APDU")
 	fs.IntVar(&o.faults.MalformedAfter, "fault-malformed-after", 0, "answer the `N`th APDU and later ones malformed")
@@ -90,7 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ssu-vcard: %v\n", err)
 			return 1
 		}
-		log.Info("card created", "state", o.state, "serial", s.Serial(), "not_after", o.notAfter)
+		log.Info("card created", "state", o.state, "serial", s.Serial(), "not_after", o.notAfter,
+			"card_auth_alg", o.cardAuthAlg, "compressed_certificates", o.compress)
 		fmt.Fprintln(stdout, s.Serial())
 		if o.vpcd == "" {
 			return 0
@@ -124,7 +133,7 @@ func (o *options) check(nargs int, set map[string]bool) error {
 		return errors.New("fault settings must not be negative")
 	}
 	if !o.create {
-		for _, f := range []string{"holder-uuid", "name", "pin", "puk", "not-after", "pin-tries", "puk-tries", "ca", "force"} {
+		for _, f := range []string{"holder-uuid", "name", "pin", "puk", "not-after", "pin-tries", "puk-tries", "ca", "force", "card-auth-alg", "compress-certs"} {
 			if set[f] {
 				return fmt.Errorf("--%s needs --create", f)
 			}
@@ -144,6 +153,10 @@ func (o *options) createCard() (*vcard.State, error) {
 	if err != nil {
 		return nil, errors.New("--not-after must be a date like 2028-01-31")
 	}
+	alg, err := vcard.ParseAlgorithm(o.cardAuthAlg)
+	if err != nil {
+		return nil, fmt.Errorf("--card-auth-alg: %w", err)
+	}
 	if !o.force {
 		if _, err := os.Stat(o.state); err == nil {
 			return nil, fmt.Errorf("%s exists; give --force to replace that card", o.state)
@@ -158,7 +171,7 @@ func (o *options) createCard() (*vcard.State, error) {
 	defer clear(puk)
 	s, err := vcard.Create(vcard.CreateOptions{
 		HolderUUID: o.holder, Name: o.name, PIN: pin, PUK: puk, NotAfter: notAfter,
-		PINTries: o.pinTries, PUKTries: o.pukTries, CA: ca,
+		PINTries: o.pinTries, PUKTries: o.pukTries, CA: ca, CardAuthAlgorithm: alg, CompressCertificates: o.compress,
 	})
 	if err != nil {
 		return nil, err

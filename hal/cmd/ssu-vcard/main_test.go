@@ -92,6 +92,9 @@ func TestBadArguments(t *testing.T) {
 		"unknown flag":   {[]string{"--colour", "red"}, "colour"},
 		"missing state":  {[]string{"--state", filepath.Join(dir, "none.json"), "--vpcd", "127.0.0.1:1"}, "none.json"},
 		"negative fault": {[]string{"--state", state, "--vpcd", "127.0.0.1:1", "--fault-remove-after", "-1"}, "negative"},
+		"bad algorithm":  {append(createArgs(state), "--card-auth-alg", "ed25519"), "--card-auth-alg"},
+		"alg alone":      {[]string{"--state", state, "--vpcd", "127.0.0.1:1", "--card-auth-alg", "p384"}, "needs --create"},
+		"gzip alone":     {[]string{"--state", state, "--vpcd", "127.0.0.1:1", "--compress-certs"}, "needs --create"},
 	} {
 		code, _, errOut := runCLI(tc.args...)
 		if code != 1 || !strings.Contains(errOut, tc.want) {

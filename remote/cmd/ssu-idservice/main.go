@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"ssu-kiosk/provisioning/version"
+	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/idservice"
 )
 
@@ -100,6 +101,8 @@ type serveFlags struct {
 	demo                                                                            bool
 	sendGap, wrongCodeWindow                                                        time.Duration
 	kioskLimit, cardLimit, wrongCodeLimit                                           int
+	holderAttr                                                                      string
+	legacyCardStock                                                                 bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -132,6 +135,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.wrongCodeLimit, "wrong-code-limit", idservice.DefaultWrongCodeLimit, "wrong codes per card and per holder, across sessions, within --wrong-code-window before both are locked out until an RA runs ra clear-lockout")
 	fs.DurationVar(&f.wrongCodeWindow, "wrong-code-window", idservice.DefaultWrongCodeWindow, "the rolling window of --wrong-code-limit")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.holderAttr, "holder-uuid-attribute", identity.DefaultHolderUUIDAttribute, "the PIV Authentication certificate's subject attribute (dotted `OID`) holding the holder UUID; named in every challenge, so kiosks read it from the service")
+	fs.BoolVar(&f.legacyCardStock, "legacy-card-stock", false, "accept card certificates that do not name their card (no urn:uuid of the CHUID GUID); weakens the card proof, see the README")
 }
 
 // applyConfigFile sets, from the file, every flag not given on the command line.
@@ -301,12 +306,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	holderAttr, err := idservice.ParseHolderUUIDAttribute(f.holderAttr)
+	if err != nil {
+		return fmt.Errorf("--holder-uuid-attribute: %w", err)
+	}
 	cfg := idservice.Config{Store: store, Sealer: sealer, CardRoots: cardRoots, SendGap: f.sendGap,
 		KioskSessionsPerMinute: f.kioskLimit, CardSessionsPerHour: f.cardLimit,
 		WrongCodeLimit: f.wrongCodeLimit, WrongCodeWindow: f.wrongCodeWindow,
-		Revocations: revs, FleetIdentity: f.fleetIdentity, Logger: log}
+		Revocations: revs, FleetIdentity: f.fleetIdentity, Logger: log,
+		HolderUUIDAttribute: holderAttr, LegacyCardStock: f.legacyCardStock}
 	if f.wrongCodeLimit <= 0 || f.wrongCodeWindow <= 0 {
 		return usageError{errors.New("--wrong-code-limit and --wrong-code-window must be positive: the limit cannot be turned off")}
+	}
+	if f.legacyCardStock {
+		log.Warn("accepting legacy card stock: card certificates that do not name their card pass the card proof")
 	}
 	var outboxSrv *http.Server
 	switch {

@@ -30,7 +30,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		var start identity.StartSessionRequest
 		if decodeRequest(bytes.NewReader(data), &start) == nil {
 			if validStart(start) == nil {
-				_ = checkCard(start, roots, time.Now())
+				_ = checkCard(start, cardPolicy{roots: roots, holderAttr: oidSerialNumber}, time.Now())
 			}
 		}
 		var send identity.SendCodeRequest

@@ -17,6 +17,12 @@
 // the fleet CA's revocation list (Revocations: a file re-read when its modification time, size or inode
 // changes, checked at the TLS handshake by VerifyConnection and again on every request).
 //
+// A card is genuine only when both its certificates chain to the card CAs, both name the card whose serial
+// the kiosk sends (the CHUID GUID as a urn:uuid subject alternative name; Config.LegacyCardStock relaxes
+// this for old card stock, and weakens the proof), the PIV Authentication certificate names the holder
+// (Config.HolderUUIDAttribute), and the Card Authentication key (ECC P-256, P-384 or RSA 2048) signed the
+// nonce as the contract says: see checkCard.
+//
 // It must never log, audit, echo or put in an error a security code, PIN, SOPIN, email address or phone
 // number; codes are stored only as keyed hashes and built only in byte slices that are cleared after use;
 // the audit log is append-only.
@@ -28,6 +34,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -47,6 +54,16 @@ type Config struct {
 	Sealer *Sealer
 	// CardRoots are the CAs that issue smartcard certificates.
 	CardRoots *x509.CertPool
+	// HolderUUIDAttribute is the PIV Authentication certificate's subject attribute holding the holder
+	// UUID; identity.DefaultHolderUUIDAttribute (serialNumber) when nil. Every challenge names it, and
+	// kiosks read the holder UUID from it: this is the one place it is set.
+	HolderUUIDAttribute asn1.ObjectIdentifier
+	// LegacyCardStock accepts card certificates that do not name their card (no urn:uuid subject
+	// alternative name holding the CHUID GUID), for card stock issued before FIPS 201-2 made it
+	// mandatory. Off by default, and it should stay off: with it on, one card's PIV Authentication
+	// certificate and serial plus another genuine card's Card Authentication key pass as one card,
+	// unless both certificates carry FASC-Ns (which must then be equal).
+	LegacyCardStock bool
 	// Email and SMS deliver codes; nil means the method is not offered.
 	Email Courier
 	SMS   Courier
@@ -116,6 +133,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.WrongCodeLimit < 0 || cfg.WrongCodeWindow < 0 {
 		return nil, errors.New("idservice: the wrong-code limit and window must be positive")
+	}
+	if cfg.HolderUUIDAttribute == nil {
+		oid, err := parseOID(identity.DefaultHolderUUIDAttribute)
+		if err != nil {
+			return nil, fmt.Errorf("idservice: %w", err)
+		}
+		cfg.HolderUUIDAttribute = oid
 	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {
@@ -196,7 +220,7 @@ func (s *Service) Challenge(ctx context.Context, c call) (identity.Challenge, er
 	if err := s.cfg.Store.PutChallenge(ctx, nonceHash(nonce), c.KioskID, exp, now); err != nil {
 		return identity.Challenge{}, internal(err)
 	}
-	return identity.Challenge{Nonce: nonce, ExpiresAt: exp.UTC()}, nil
+	return identity.Challenge{Nonce: nonce, ExpiresAt: exp.UTC(), HolderUUIDAttribute: s.cfg.HolderUUIDAttribute.String()}, nil
 }
 
 // validStart checks the shape of a start request.
@@ -263,7 +287,8 @@ func (s *Service) StartSession(ctx context.Context, c call, req identity.StartSe
 	}
 	// The card's own limits apply only when the card proved itself: a proof that fails says nothing about
 	// the card it names, so it must not use up that card's sessions or lock it out.
-	proof := checkCard(req, s.cfg.CardRoots, now)
+	proof := checkCard(req, cardPolicy{roots: s.cfg.CardRoots, holderAttr: s.cfg.HolderUUIDAttribute,
+		legacyCardStock: s.cfg.LegacyCardStock}, now)
 	if !errors.Is(proof, errNotGenuine) {
 		if n := s.cfg.CardSessionsPerHour; n > 0 {
 			count, err := s.cfg.Store.SessionsSince(ctx, "", req.CardSerial, now.Add(-time.Hour))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -29,9 +30,24 @@ type Service struct {
 	Outbox  string
 }
 
+// ServiceOptions change what StartServiceWith starts.
+type ServiceOptions struct {
+	// CardRoots are card CAs trusted besides the Service's own CardCA (for example testdata/pki's, which
+	// signs virtual cards).
+	CardRoots []*x509.Certificate
+	// LegacyCardStock sets the service option of that name.
+	LegacyCardStock bool
+}
+
 // StartService starts the reference service on SQLite, imports profilesCSV (the import format) and allows
 // nhs.net. Codes go to an outbox folder; read them with Code. Everything stops when the test ends.
 func StartService(tb testing.TB, profilesCSV string) *Service {
+	tb.Helper()
+	return StartServiceWith(tb, profilesCSV, ServiceOptions{})
+}
+
+// StartServiceWith is StartService with options.
+func StartServiceWith(tb testing.TB, profilesCSV string, opts ServiceOptions) *Service {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -57,8 +73,12 @@ func StartService(tb testing.TB, profilesCSV string) *Service {
 		tb.Fatal(err)
 	}
 	outbox := &idservice.Outbox{Dir: s.Outbox}
-	svc, err := idservice.New(idservice.Config{Store: store, Sealer: sealer, CardRoots: s.CardCA.Pool(),
-		Email: outbox, SMS: outbox, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	roots := s.CardCA.Pool()
+	for _, c := range opts.CardRoots {
+		roots.AddCert(c)
+	}
+	svc, err := idservice.New(idservice.Config{Store: store, Sealer: sealer, CardRoots: roots,
+		LegacyCardStock: opts.LegacyCardStock, Email: outbox, SMS: outbox, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		tb.Fatal(err)
 	}
