@@ -32,6 +32,7 @@ import (
 	"time"
 	_ "time/tzdata" // reports are in Europe/London even where the system has no zone data
 
+	"ssu-kiosk/provisioning/enrol/sqlstore"
 	"ssu-kiosk/remote/fleet/broker"
 	"ssu-kiosk/remote/fleet/pki"
 	"ssu-kiosk/remote/fleet/sim"
@@ -114,6 +115,8 @@ type options struct {
 	offlineAfter                           time.Duration
 	manualRegistration                     bool
 	verbose                                bool
+	enrolStore, crlFile                    string
+	revocationsEvery                       time.Duration
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -142,7 +145,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.alertFrom, "alert-from", "", "alert email sender")
 	fs.StringVar(&o.alertTo, "alert-to", "", "alert email recipients, comma-separated")
 	fs.DurationVar(&o.offlineAfter, "offline-after", 15*time.Minute, "alert when a kiosk has been offline this long")
-	fs.BoolVar(&o.manualRegistration, "manual-registration", false, "only kiosks already in the store are accepted (default: a kiosk registers with its first birth message)")
+	fs.BoolVar(&o.manualRegistration, "manual-registration", false, "a new kiosk stays unregistered (its reports kept, in no site's) until an IT admin places it on the dashboard or with `ssu-fleetd kiosk place` (default: it takes the site and ward of its enrolment)")
+	fs.StringVar(&o.enrolStore, "enrol-store", "", "the enrolment store (SQLite file or postgres:// URL) read for revocations and kiosks' enrolled places, served here or not (default: --store)")
+	fs.StringVar(&o.crlFile, "crl", "", "the fleet CA's CRL (PEM), e.g. another server's --enrol-crl: the embedded broker refuses the certificates it lists, re-read when it changes")
+	fs.DurationVar(&o.revocationsEvery, "revocations-every", 30*time.Second, "how often revocations are re-read from the enrolment store and the CRL file")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
 	o.enrol.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -166,7 +172,18 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 			return err
 		}
 	}
-	st, err := store.Open(ctx, o.dsn, store.Options{ManualRegistration: o.manualRegistration})
+	if o.enrolStore == "" {
+		o.enrolStore = o.dsn
+	}
+	// The enrolment store is read in every configuration, whether or not enrolment is served here: its
+	// revocations keep revoked kiosks off the embedded broker, and its kiosks' places say where each
+	// kiosk's reports belong.
+	enrolSt, err := sqlstore.Open(ctx, o.enrolStore)
+	if err != nil {
+		return fmt.Errorf("enrolment store: %w", err)
+	}
+	defer enrolSt.Close()
+	st, err := store.Open(ctx, o.dsn, store.Options{ManualRegistration: o.manualRegistration, Enrolment: enrolledPlaces{enrolSt}})
 	if err != nil {
 		return err
 	}
@@ -207,13 +224,28 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		if err != nil {
 			return fmt.Errorf("broker certificate: %w", err)
 		}
-		b, err := broker.Start(broker.Config{Addr: o.brokerListen, Fleet: o.identity, Log: log,
+		revoked, err := enrolSt.RevokedKiosks(ctx)
+		if err != nil {
+			return fmt.Errorf("load revocations: %w", err)
+		}
+		b, err := broker.Start(broker.Config{Addr: o.brokerListen, Fleet: o.identity, Log: log, Revoked: revoked,
 			TLS: &tls.Config{Certificates: []tls.Certificate{bpair}, ClientCAs: pool, MinVersion: tls.VersionTLS12}})
 		if err != nil {
 			return err
 		}
 		defer b.Close()
 		embedded = b
+		log.Info("revocations loaded from the enrolment store", "revoked_kiosks", len(revoked))
+		rctx, rcancel := context.WithCancel(ctx)
+		defer rcancel()
+		go keepRevocations(rctx, enrolSt, b, o.revocationsEvery, log)
+		if o.crlFile != "" {
+			seen, err := loadCRL(o.crlFile, o.caFile, b, log)
+			if err != nil {
+				return err
+			}
+			go watchCRL(rctx, o.crlFile, o.caFile, b, o.revocationsEvery, seen, log)
+		}
 		brokerURL = "ssl://" + loopbackFor(b.Addr())
 		log.Info("embedded broker listening", "addr", b.Addr())
 	}
@@ -223,21 +255,16 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 			return fmt.Errorf("demo enrolment: %w", err)
 		}
 	}
+	if o.crlFile != "" && embedded == nil {
+		return errors.New("--crl is for the embedded broker; an external broker reads the CRL itself (Mosquitto's crlfile)")
+	}
 	if o.enrol.listen != "" {
-		en, err := newEnrolment(ctx, o, log)
+		en, err := newEnrolment(ctx, o, enrolSt, log)
 		if err != nil {
 			return err
 		}
-		defer en.Close()
 		if embedded != nil {
-			en.deny.set(embedded)
-			revoked, err := en.srv.RevokedKiosks(ctx)
-			if err != nil {
-				return err
-			}
-			for _, id := range revoked {
-				embedded.Revoke(id)
-			}
+			en.deny.set(embedded) // at once, not at the next reload
 		}
 		cert, key := o.enrol.tlsCert, o.enrol.tlsKey
 		if cert == "" {

@@ -17,6 +17,9 @@ type Kiosk struct {
 	Site       string    `json:"site"`
 	Ward       string    `json:"ward"`
 	Registered time.Time `json:"registered"`
+	// Unregistered: the kiosk has no site yet (its enrolment is unknown here, or registration is
+	// manual). Its messages are stored; its sessions count in no site's report until it is placed.
+	Unregistered bool `json:"unregistered"`
 
 	Known  bool      `json:"known"`  // a status has been received
 	Online bool      `json:"online"` // its latest status says online
@@ -66,6 +69,7 @@ func scanKiosk(sc interface{ Scan(...any) error }) (Kiosk, error) {
 		return Kiosk{}, err
 	}
 	k.Registered, k.Since, k.LastHealth, k.CertExpiry = fromMS(reg), fromMS(since), fromMS(hat), fromMS(cert)
+	k.Unregistered = k.Site == ""
 	k.Known, k.Online, k.IdentityOK, k.Maintenance = conn >= 0, online == 1, idOK == 1, maint == 1
 	if conn >= 0 {
 		k.Conn = uint64(conn)
@@ -135,6 +139,57 @@ func (s *Store) AddKiosk(ctx context.Context, id, site, ward string) error {
 		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward`, id, site, ward, time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("add kiosk %s: %w", id, err)
+	}
+	s.mu.Lock()
+	s.places[id] = place{site, ward}
+	s.mu.Unlock()
+	return nil
+}
+
+// PlaceKiosk is an IT admin's word on where a kiosk belongs: it registers the kiosk there (or moves
+// it). Site and ward are fleet place tokens (fleet.PlaceToken). What the kiosk reported while it was
+// unregistered (no site) moves with it into the place, so its sessions count in that site's reports;
+// what it reported at an earlier place stays there.
+func (s *Store) PlaceKiosk(ctx context.Context, id, site, ward string) error {
+	if err := fleet.ValidKioskID(id); err != nil {
+		return fmt.Errorf("place kiosk: %w", err)
+	}
+	for _, v := range []string{site, ward} {
+		if t, err := fleet.PlaceToken(v); err != nil || t != v {
+			return fmt.Errorf("place kiosk %s: %q is not a place token (a-z, 0-9 and dashes)", id, v)
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("place kiosk %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	exec := func(q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, s.q(q), args...)
+		return err
+	}
+	err = exec(`INSERT INTO kiosks (id, site, ward, registered_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward`, id, site, ward, time.Now().UnixMilli())
+	if err == nil {
+		err = exec(`UPDATE events SET site = ?, ward = ? WHERE kiosk = ? AND site = ''`, site, ward, id)
+	}
+	if err == nil {
+		err = exec(`UPDATE sessions SET site = ?, ward = ? WHERE kiosk = ? AND site = ''`, site, ward, id)
+	}
+	if err == nil {
+		// Daily usage is keyed by place: add the unregistered rows to the place's, then drop them.
+		cols := strings.Join(usageColumns[4:], ", ")
+		err = exec(`INSERT INTO daily_usage (`+strings.Join(usageColumns, ", ")+`)
+			SELECT day, kiosk, ?, ?, `+cols+` FROM daily_usage WHERE kiosk = ? AND site = '' `+usageConflict, site, ward, id)
+	}
+	if err == nil {
+		err = exec(`DELETE FROM daily_usage WHERE kiosk = ? AND site = ''`, id)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("place kiosk %s: %w", id, err)
 	}
 	s.mu.Lock()
 	s.places[id] = place{site, ward}

@@ -46,9 +46,9 @@ func NewMetrics(src MetricsSource, receiver func() ingest.Counters) *prometheus.
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ssu_fleet_ingest_lag_seconds",
 			Help: "For the latest batch with events: commit time minus the time of its newest event."},
 			func() float64 { return src.IngestStats().LastBatchLag.Seconds() }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_ingest_dropped_total", Help: "Messages dropped by ingest.",
-			ConstLabels: prometheus.Labels{"reason": "unknown-kiosk"}},
-			func() float64 { return float64(src.IngestStats().UnknownKiosk) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_ingest_unregistered_total",
+			Help: "Messages stored from kiosks that are not placed at a site yet."},
+			func() float64 { return float64(src.IngestStats().Unregistered) }),
 	)
 	if receiver != nil {
 		reg.MustRegister(

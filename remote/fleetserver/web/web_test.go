@@ -51,7 +51,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.SQLite(t, store.Options{})
+	st := storetest.SQLite(t, store.Options{Enrolment: store.EnrolledPlaces{
+		"kiosk-0001": {Site: "site-a", Ward: "w1"}, "kiosk-0002": {Site: "site-b", Ward: "w1"}}})
 	hash, err := web.HashPassword([]byte(password), web.DefaultKDF)
 	if err != nil {
 		t.Fatal(err)
