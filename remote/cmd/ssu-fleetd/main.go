@@ -7,6 +7,7 @@
 //	    --broker-cert broker.crt --broker-key broker.key --tls-cert web.crt --tls-key web.key
 //	ssu-fleetd --store postgres://… --broker ssl://mqtt.example:8883 --ca … --cert … --key …
 //	ssu-fleetd user add --role it-admin|ra|viewer [--sites S1,S2] NAME   (password on stdin)
+//	ssu-fleetd kiosk place --site S --ward W KIOSK   (register an unregistered kiosk, or move one)
 //
 // It never logs a password, a session token or a payload.
 package main
@@ -33,6 +34,7 @@ import (
 	_ "time/tzdata" // reports are in Europe/London even where the system has no zone data
 
 	"ssu-kiosk/provisioning/enrol/sqlstore"
+	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/broker"
 	"ssu-kiosk/remote/fleet/pki"
 	"ssu-kiosk/remote/fleet/sim"
@@ -52,6 +54,9 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) >= 2 && args[0] == "user" && args[1] == "add" {
 		return userAdd(ctx, args[2:], stdin, stdout, stderr)
+	}
+	if len(args) >= 2 && args[0] == "kiosk" && args[1] == "place" {
+		return kioskPlace(ctx, args[2:], stdout, stderr)
 	}
 	return serve(ctx, args, stdout, stderr)
 }
@@ -99,6 +104,38 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return 1
 	}
 	fmt.Fprintf(stdout, "user %s (%s) saved\n", name, *role)
+	return 0
+}
+
+// kioskPlace is an IT admin's registration of a kiosk at a site and ward (the dashboard's kiosk page
+// does the same): for kiosks the enrolment store does not know, and every new kiosk with
+// --manual-registration.
+func kioskPlace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ssu-fleetd kiosk place", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("store", "ssu-fleet.db", "SQLite file or postgres:// URL")
+	site := fs.String("site", "", "the site (a name or its token, e.g. st-james)")
+	ward := fs.String("ward", "", "the ward")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	siteTok, err1 := fleet.PlaceToken(*site)
+	wardTok, err2 := fleet.PlaceToken(*ward)
+	if fs.NArg() != 1 || err1 != nil || err2 != nil {
+		fmt.Fprintln(stderr, "usage: ssu-fleetd kiosk place --site SITE --ward WARD KIOSK")
+		return 2
+	}
+	st, err := store.Open(ctx, *dsn, store.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "ssu-fleetd: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	if err := st.PlaceKiosk(ctx, fs.Arg(0), siteTok, wardTok); err != nil {
+		fmt.Fprintf(stderr, "ssu-fleetd: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "kiosk %s placed at %s / %s\n", fs.Arg(0), siteTok, wardTok)
 	return 0
 }
 

@@ -115,3 +115,25 @@ func TestDemoStartsAndServes(t *testing.T) {
 		t.Fatal("the demo did not stop")
 	}
 }
+
+// TestKioskPlaceRegistersAKiosk: `ssu-fleetd kiosk place` registers an unregistered kiosk at a site.
+func TestKioskPlaceRegistersAKiosk(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fleet.db")
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"kiosk", "place", "--store", path, "--site", "St James's", "--ward", "Ward 7", "kiosk-0042"},
+		nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	st, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if k, ok, err := st.Kiosk(ctx, "kiosk-0042"); !ok || err != nil || k.Site != "st-jamess" || k.Ward != "ward-7" || k.Unregistered {
+		t.Fatalf("kiosk = %+v, %v, %v", k, ok, err)
+	}
+	if code := run(ctx, []string{"kiosk", "place", "--store", path, "--site", "", "--ward", "w", "kiosk-0042"}, nil, io.Discard, io.Discard); code == 0 {
+		t.Fatal("an empty site was accepted")
+	}
+}

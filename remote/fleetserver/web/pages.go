@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -223,7 +224,34 @@ func (s *Server) kioskPage(w http.ResponseWriter, r *http.Request, v viewer) {
 	}
 	s.render(w, r, "kiosk", v, map[string]any{"Title": "Kiosk " + id, "K": d.kiosk, "History": table, "HistoryCount": len(d.health),
 		"Chart": healthChart(d.health, s.cfg.Now()), "Commands": d.commands, "Alerts": d.alerts, "Refresh": true,
-		"Sent": r.URL.Query().Get("sent"), "CmdError": r.URL.Query().Get("error")})
+		"Sent": r.URL.Query().Get("sent"), "CmdError": r.URL.Query().Get("error"), "PlaceError": r.URL.Query().Get("place-error")})
+}
+
+// placeSubmit is an IT admin registering (or moving) a kiosk: the only way a kiosk's site and ward
+// change besides its enrolment. What the kiosk itself says never does.
+func (s *Server) placeSubmit(w http.ResponseWriter, r *http.Request, v viewer) {
+	id := r.PathValue("id")
+	if _, ok, err := s.cfg.Store.Kiosk(r.Context(), id); err != nil {
+		s.internal(w, r, v, err)
+		return
+	} else if !ok {
+		s.fail(w, r, v, http.StatusNotFound, "There is no kiosk "+id+".")
+		return
+	}
+	site, err1 := fleet.PlaceToken(r.PostFormValue("site"))
+	ward, err2 := fleet.PlaceToken(r.PostFormValue("ward"))
+	q := url.Values{}
+	if err := errors.Join(err1, err2); err != nil {
+		q.Set("place-error", "a site and a ward need letters or digits, and no six digits in a row")
+		http.Redirect(w, r, "/kiosks/"+url.PathEscape(id)+"?"+q.Encode()+"#place", http.StatusSeeOther)
+		return
+	}
+	if err := s.cfg.Store.PlaceKiosk(r.Context(), id, site, ward); err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	s.log.Info("web: kiosk placed", "user", v.Name, "kiosk", id, "site", site, "ward", ward)
+	http.Redirect(w, r, "/kiosks/"+url.PathEscape(id), http.StatusSeeOther)
 }
 
 // command turns a web request into a fleet command.

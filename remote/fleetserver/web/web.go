@@ -40,6 +40,7 @@ type Store interface {
 	KioskAlerts(ctx context.Context, kiosk string, limit int) ([]store.Alert, error)
 	AddCommand(ctx context.Context, c store.Command) error
 	MarkCommand(ctx context.Context, id, status, reason string) error
+	PlaceKiosk(ctx context.Context, id, site, ward string) error
 	Commands(ctx context.Context, kiosk string, limit int) ([]store.Command, error)
 	Report(ctx context.Context, f store.ReportFilter) (*store.Report, error)
 	User(ctx context.Context, name string) (store.User, bool, error)
@@ -108,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 	s.route("GET /{$}", everyone, s.fleetPage)
 	s.route("GET /kiosks/{id}", staff, s.kioskPage)
 	s.route("POST /kiosks/{id}/commands", []string{RoleITAdmin}, s.commandSubmit)
+	s.route("POST /kiosks/{id}/place", []string{RoleITAdmin}, s.placeSubmit)
 	s.route("GET /alerts", staff, s.alertsPage)
 	s.route("GET /reports", everyone, s.reportPage)
 	s.route("GET /reports/print", everyone, s.reportPrint)

@@ -328,3 +328,37 @@ func TestReportTablesCSVAndPrint(t *testing.T) {
 		}
 	}
 }
+
+// TestITAdminRegistersAnUnregisteredKiosk: a kiosk the fleet server knows only by its messages shows as
+// unregistered; a viewer or an RA cannot place it; an IT admin registers it at a site on its page.
+func TestITAdminRegistersAnUnregisteredKiosk(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.st.Save(ctx, ingest.Batch{Statuses: []fleet.Status{{V: 1, Kiosk: "kiosk-0077", Online: true, Conn: 1,
+		Site: "site-a", Ward: "w1", At: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"viewer", "ra-a"} {
+		c := f.client(t, who)
+		if code := f.post(t, c, "/kiosks/kiosk-0077/place", url.Values{"csrf": {f.csrf(t, c)}, "site": {"site-a"}, "ward": {"w1"}}); code != http.StatusForbidden {
+			t.Errorf("%s placed a kiosk: %d", who, code)
+		}
+	}
+	admin := f.client(t, "admin") // the fixture's clients share one http.Client: sign in last
+	if _, body := f.get(t, admin, "/"); !strings.Contains(body, "unregistered") {
+		t.Fatal("the fleet page does not show the kiosk as unregistered")
+	}
+	csrf := f.csrf(t, admin)
+	if code := f.post(t, admin, "/kiosks/kiosk-0077/place", url.Values{"site": {"site-a"}, "ward": {"w1"}}); code != http.StatusForbidden {
+		t.Errorf("placing without the CSRF token: %d", code)
+	}
+	if code := f.post(t, admin, "/kiosks/kiosk-0077/place", url.Values{"csrf": {csrf}, "site": {"Site A"}, "ward": {"W1"}}); code != http.StatusSeeOther {
+		t.Fatalf("place: %d", code)
+	}
+	if k, _, _ := f.st.Kiosk(ctx, "kiosk-0077"); k.Site != "site-a" || k.Ward != "w1" || k.Unregistered {
+		t.Fatalf("kiosk after placing = %+v", k)
+	}
+	if _, body := f.get(t, admin, "/kiosks/kiosk-0077"); !strings.Contains(body, "site-a / w1") {
+		t.Fatal("the kiosk page does not show its place")
+	}
+}
