@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -153,6 +154,8 @@ type options struct {
 	manualRegistration                     bool
 	verbose                                bool
 	enrolStore, crlFile                    string
+	metricsListen, metricsTokenFile        string
+	trustedProxies                         string
 	revocationsEvery                       time.Duration
 }
 
@@ -185,6 +188,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.manualRegistration, "manual-registration", false, "a new kiosk stays unregistered (its reports kept, in no site's) until an IT admin places it on the dashboard or with `ssu-fleetd kiosk place` (default: it takes the site and ward of its enrolment)")
 	fs.StringVar(&o.enrolStore, "enrol-store", "", "the enrolment store (SQLite file or postgres:// URL) read for revocations and kiosks' enrolled places, served here or not (default: --store)")
 	fs.StringVar(&o.crlFile, "crl", "", "the fleet CA's CRL (PEM), e.g. another server's --enrol-crl: the embedded broker refuses the certificates it lists, re-read when it changes")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics (no sign-in) on this address of its own, e.g. 127.0.0.1:9108; off when empty")
+	fs.StringVar(&o.metricsTokenFile, "metrics-token-file", "", "also serve /metrics on the dashboard's listener, to requests bearing the token in this file (Authorization: Bearer)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxy", "", "reverse proxies (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For names the client for sign-in limits; ignored from anyone else")
 	fs.DurationVar(&o.revocationsEvery, "revocations-every", 30*time.Second, "how often revocations are re-read from the enrolment store and the CRL file")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
 	o.enrol.flags(fs)
@@ -334,8 +340,22 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 	if !secure && !isLoopback(o.httpAddr) {
 		return fmt.Errorf("--http %s is not on loopback: give --tls-cert and --tls-key", o.httpAddr)
 	}
+	var metricsToken []byte
+	if o.metricsTokenFile != "" {
+		b, err := os.ReadFile(o.metricsTokenFile)
+		if err != nil {
+			return fmt.Errorf("--metrics-token-file: %w", err)
+		}
+		if metricsToken = []byte(strings.TrimSpace(string(b))); len(metricsToken) < 16 {
+			return errors.New("--metrics-token-file: the token must be at least 16 characters")
+		}
+	}
+	proxies, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
 	srv, err := fleetserver.New(fleetserver.Options{Store: st, Broker: brokerURL, Identity: o.identity, TLS: clientTLS,
-		SecureCookies: secure, Rules: alerts.Rules{OfflineAfter: o.offlineAfter}, Notifiers: notifiers, Log: log})
+		MetricsToken: metricsToken, TrustedProxies: proxies, SecureCookies: secure, Rules: alerts.Rules{OfflineAfter: o.offlineAfter}, Notifiers: notifiers, Log: log})
 	if err != nil {
 		return err
 	}
@@ -358,6 +378,18 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		log.Info("simulated kiosks started", "kiosks", o.demoKiosks)
 	}
 
+	if o.metricsListen != "" {
+		ml, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", o.metricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.Metrics)
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go ms.Serve(ml)
+		defer ms.Close()
+		fmt.Fprintf(stdout, "ssu-fleetd: metrics at http://%s/metrics\n", ml.Addr())
+	}
 	hs := &http.Server{Addr: o.httpAddr, Handler: srv.Web, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	l, err := net.Listen("tcp", o.httpAddr)
@@ -388,6 +420,26 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 	hs.Shutdown(sctx)
 	cancel()
 	return <-done
+}
+
+// parsePrefixes reads comma-separated addresses or CIDR prefixes.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // loopbackFor turns a listen address such as "[::]:8883" into one a local client can dial.

@@ -75,12 +75,12 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 func TestDemoStartsAndServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	httpAddr := "127.0.0.1:" + freePort(t)
+	httpAddr, metricsAddr := "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
 	var out syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--demo", "--data", t.TempDir(), "--http", httpAddr, "--broker-listen", "127.0.0.1:" + freePort(t),
-			"--demo-kiosks", "1", "--seed-sessions-per-month", "300"}, nil, &out, io.Discard)
+			"--demo-kiosks", "1", "--seed-sessions-per-month", "300", "--metrics-listen", metricsAddr}, nil, &out, io.Discard)
 	}()
 	var password string
 	deadline := time.Now().Add(90 * time.Second)
@@ -104,6 +104,17 @@ func TestDemoStartsAndServes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
 		t.Fatalf("sign in with the printed demo password: %s", resp.Status)
+	}
+	// Metrics are on their own listener, not on the dashboard's.
+	for addr, want := range map[string]int{httpAddr: http.StatusNotFound, metricsAddr: http.StatusOK} {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET http://%s/metrics: %s, want %d", addr, resp.Status, want)
+		}
 	}
 	cancel()
 	select {

@@ -48,7 +48,9 @@ type fixture struct {
 	sender *sender
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves the web side over a store with two kiosks and three accounts; opts adjust its
+// configuration.
+func newFixture(t *testing.T, opts ...func(*web.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.SQLite(t, store.Options{Enrolment: store.EnrolledPlaces{
@@ -82,8 +84,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{st: st, sender: &sender{}}
-	w, err := web.New(web.Config{Store: st, Commands: f.sender, Secure: true, Log: slog.New(slog.DiscardHandler),
-		Metrics: web.NewMetrics(st, nil)})
+	cfg := web.Config{Store: st, Commands: f.sender, Secure: true, Log: slog.New(slog.DiscardHandler),
+		Metrics: web.NewMetrics(st, nil)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	w, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +178,8 @@ func TestLoggedOutRequestsAreRefused(t *testing.T) {
 	if code, _ := f.get(t, c, "/login"); code != http.StatusOK {
 		t.Fatal("the sign-in page is not public")
 	}
-	if code, body := f.get(t, c, "/metrics"); code != http.StatusOK || !strings.Contains(body, "ssu_fleet_kiosks_online 2") {
-		t.Fatalf("metrics: %d\n%.300s", code, body)
+	if code, _ := f.get(t, c, "/metrics"); code != http.StatusNotFound {
+		t.Fatalf("metrics on the public listener without a token configured: %d, want 404", code)
 	}
 }
 
@@ -285,7 +291,7 @@ func TestPasswordHash(t *testing.T) {
 // TestReportTablesCSVAndPrint: every table of the report downloads as CSV, and the report page and its
 // print view carry the figures, SVG charts and no script the page needs to read them.
 func TestReportTablesCSVAndPrint(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, func(c *web.Config) { c.MetricsToken = []byte(metricsToken) })
 	c := f.client(t, "viewer")
 	for _, name := range []string{"summary", "by-site", "by-ward", "by-kiosk", "abandoned-by-step", "timed-out-by-step",
 		"card-removed-by-step", "ineligible-by-reason", "errors-by-code", "busiest-hours", "weekly-trend", "repeat-lockouts"} {
@@ -321,7 +327,7 @@ func TestReportTablesCSVAndPrint(t *testing.T) {
 	if _, body := f.get(t, c, "/reports/print?month=2026-10"); !strings.Contains(body, "/static/print.css") {
 		t.Error("the print view does not use the print style sheet")
 	}
-	code, body := f.get(t, c, "/metrics")
+	code, body := f.getBearer(t, "/metrics", metricsToken)
 	for _, want := range []string{"ssu_fleet_kiosks_online 2", "ssu_fleet_events_ingested_total", "ssu_fleet_ingest_lag_seconds"} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
