@@ -28,11 +28,11 @@ type Options struct {
 	// /metrics is only on Server.Metrics, for a listener of its own.
 	MetricsToken   []byte
 	TrustedProxies []netip.Prefix // reverse proxies whose X-Forwarded-For is believed (web.Config)
-	Rules         alerts.Rules
-	Notifiers     []alerts.Notifier
-	CheckEvery    time.Duration // alert checks; default 30 s
-	KeepHealth    time.Duration // health history kept; default 30 days
-	Log           *slog.Logger
+	Rules          alerts.Rules
+	Notifiers      []alerts.Notifier
+	CheckEvery     time.Duration // alert checks; default 30 s
+	KeepHealth     time.Duration // health history kept; default 30 days
+	Log            *slog.Logger
 }
 
 // Server is ssu-fleetd without its listeners: ingest, alerts and the web handler.

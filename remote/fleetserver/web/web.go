@@ -93,9 +93,9 @@ type LoginLimits struct {
 
 // Server serves the web side.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	pages map[string]*template.Template
+	cfg                 Config
+	log                 *slog.Logger
+	pages               map[string]*template.Template
 	accounts, addresses *limiter
 	mux                 *http.ServeMux
 }
