@@ -33,6 +33,9 @@ type Kiosk struct {
 	AppVersion    string    `json:"app_version"`
 	ConfigVersion string    `json:"config_version"`
 	OutboxDepth   int       `json:"outbox_depth"`
+	OutboxDropped int64     `json:"outbox_dropped"` // events the kiosk's outbox discarded at its bound, ever
+	OutboxLost    int64     `json:"outbox_lost"`    // events it could not write (disk full…) since the kiosk started
+	OutboxFull    bool      `json:"outbox_full"`    // its latest write failed for lack of space
 	Maintenance   bool      `json:"maintenance"`
 	CertExpiry    time.Time `json:"cert_expiry"`
 	DiskFree      int64     `json:"disk_free"`
@@ -53,6 +56,7 @@ const kioskColumns = `k.id, k.site, k.ward, k.registered_at,
 	COALESCE(h.at, 0), COALESCE(h.reader, ''), COALESCE(h.pcscd, ''), COALESCE(h.identity_ok, 0), COALESCE(h.app_version, ''),
 	COALESCE(h.config, ''), COALESCE(h.outbox_depth, 0), COALESCE(h.maintenance, 0), COALESCE(h.cert_expiry, 0),
 	COALESCE(h.disk_free, 0), COALESCE(h.uptime_s, 0),
+	COALESCE(h.outbox_dropped, 0), COALESCE(h.outbox_lost, 0), COALESCE(h.outbox_full, 0),
 	(SELECT COUNT(*) FROM alerts a WHERE a.kiosk = k.id AND a.cleared_at = 0)
 	FROM kiosks k
 	LEFT JOIN kiosk_status st ON st.kiosk = k.id
@@ -61,15 +65,17 @@ const kioskColumns = `k.id, k.site, k.ward, k.registered_at,
 func scanKiosk(sc interface{ Scan(...any) error }) (Kiosk, error) {
 	var k Kiosk
 	var reg, since, conn, hat, cert int64
-	var online, idOK, maint int
+	var online, idOK, maint, full int
 	var statusVersion, healthVersion string
 	err := sc.Scan(&k.ID, &k.Site, &k.Ward, &reg, &online, &since, &conn, &statusVersion, &hat, &k.Reader, &k.PCSCD, &idOK,
-		&healthVersion, &k.ConfigVersion, &k.OutboxDepth, &maint, &cert, &k.DiskFree, &k.UptimeS, &k.OpenAlerts)
+		&healthVersion, &k.ConfigVersion, &k.OutboxDepth, &maint, &cert, &k.DiskFree, &k.UptimeS,
+		&k.OutboxDropped, &k.OutboxLost, &full, &k.OpenAlerts)
 	if err != nil {
 		return Kiosk{}, err
 	}
 	k.Registered, k.Since, k.LastHealth, k.CertExpiry = fromMS(reg), fromMS(since), fromMS(hat), fromMS(cert)
 	k.Unregistered = k.Site == ""
+	k.OutboxFull = full == 1
 	k.Known, k.Online, k.IdentityOK, k.Maintenance = conn >= 0, online == 1, idOK == 1, maint == 1
 	if conn >= 0 {
 		k.Conn = uint64(conn)

@@ -161,6 +161,10 @@ CREATE TABLE web_sessions (
 	csrf       TEXT NOT NULL,
 	expires_at BIGINT NOT NULL
 );`,
+	2: `
+ALTER TABLE health ADD COLUMN outbox_dropped BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE health ADD COLUMN outbox_lost BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE health ADD COLUMN outbox_full INTEGER NOT NULL DEFAULT 0`,
 }
 
 // SchemaVersion is the version the store's schema is brought to.

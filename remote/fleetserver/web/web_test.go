@@ -368,3 +368,20 @@ func TestITAdminRegistersAnUnregisteredKiosk(t *testing.T) {
 		t.Fatal("the kiosk page does not show its place")
 	}
 }
+
+// TestKioskPageShowsADiskFullOutbox: the kiosk page says when a kiosk's outbox cannot write and how
+// many events were lost or dropped.
+func TestKioskPageShowsADiskFullOutbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.st.Save(ctx, ingest.Batch{Health: []fleet.Health{{V: 1, Kiosk: "kiosk-0001", At: time.Now().UTC(), Reader: "ready",
+		OutboxDepth: 4, OutboxFull: true, OutboxLost: 7, OutboxDropped: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := f.get(t, f.client(t, "viewer"), "/kiosks/kiosk-0001")
+	for _, want := range []string{"disk full", "7 events lost", "2 oldest events dropped"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the kiosk page lacks %q", want)
+		}
+	}
+}
