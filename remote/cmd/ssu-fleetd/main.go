@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -271,7 +272,14 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		if err != nil {
 			return fmt.Errorf("load revocations: %w", err)
 		}
-		b, err := broker.Start(broker.Config{Addr: o.brokerListen, Fleet: o.identity, Log: log, Revoked: revoked,
+		var crl *x509.RevocationList
+		var crlSeen os.FileInfo
+		if o.crlFile != "" {
+			if crl, crlSeen, err = loadCRL(o.crlFile, o.caFile, log); err != nil {
+				return err
+			}
+		}
+		b, err := broker.Start(broker.Config{Addr: o.brokerListen, Fleet: o.identity, Log: log, Revoked: revoked, CRL: crl,
 			TLS: &tls.Config{Certificates: []tls.Certificate{bpair}, ClientCAs: pool, MinVersion: tls.VersionTLS12}})
 		if err != nil {
 			return err
@@ -283,11 +291,7 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		defer rcancel()
 		go keepRevocations(rctx, enrolSt, b, o.revocationsEvery, log)
 		if o.crlFile != "" {
-			seen, err := loadCRL(o.crlFile, o.caFile, b, log)
-			if err != nil {
-				return err
-			}
-			go watchCRL(rctx, o.crlFile, o.caFile, b, o.revocationsEvery, seen, log)
+			go watchCRL(rctx, o.crlFile, o.caFile, b, o.revocationsEvery, crlSeen, log)
 		}
 		brokerURL = "ssl://" + loopbackFor(b.Addr())
 		log.Info("embedded broker listening", "addr", b.Addr())

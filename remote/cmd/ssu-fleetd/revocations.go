@@ -88,22 +88,21 @@ func watchCRL(ctx context.Context, file, caFile string, b crlSetter, every time.
 	}
 }
 
-// loadCRL reads the CRL file at start: a missing or unsigned file stops ssu-fleetd, since running
-// without it would let revoked kiosks in.
-func loadCRL(file, caFile string, b crlSetter, log *slog.Logger) (os.FileInfo, error) {
+// loadCRL reads the CRL file at start, for the broker's configuration: a missing or unsigned file
+// stops ssu-fleetd, since running without it would let revoked kiosks in.
+func loadCRL(file, caFile string, log *slog.Logger) (*x509.RevocationList, os.FileInfo, error) {
 	fi, err := os.Stat(file)
 	if err != nil {
-		return nil, fmt.Errorf("--crl: %w", err)
+		return nil, nil, fmt.Errorf("--crl: %w", err)
 	}
 	crl, err := pki.LoadCRL(file, caFile)
 	if err != nil {
-		return nil, fmt.Errorf("--crl: %w", err)
+		return nil, nil, fmt.Errorf("--crl: %w", err)
 	}
 	if !crl.NextUpdate.IsZero() && time.Now().After(crl.NextUpdate) {
 		log.Warn("revocations: the CRL is past its next update; it is used all the same", "file", file, "next_update", crl.NextUpdate)
 	}
-	b.SetCRL(crl)
-	return fi, nil
+	return crl, fi, nil
 }
 
 // enrolledPlaces tells the fleet store where the enrolment service placed a kiosk (store.Enrolment):

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -159,5 +161,56 @@ func TestRevocationsHoldAfterRestartWithoutEnrolment(t *testing.T) {
 			}
 			f.stop()
 		})
+	}
+}
+
+type crlSink chan *x509.RevocationList
+
+func (c crlSink) SetCRL(crl *x509.RevocationList) { c <- crl }
+
+// TestWatchCRLFollowsTheFile: a rewritten CRL reaches the broker; one not signed by the fleet CA does not.
+func TestWatchCRLFollowsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA("fleet CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, _, err := ca.WriteFiles(dir, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlFile := filepath.Join(dir, "fleet.crl")
+	write := func(signer *pki.CA, revoked ...*x509.Certificate) {
+		b, err := signer.CRL(revoked...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enrol.WriteFileAtomic(crlFile, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ca)
+	_, seen, err := loadCRL(crlFile, caFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := make(crlSink, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, slog.New(slog.DiscardHandler))
+
+	other, _ := pki.NewCA("someone else")
+	k, _ := other.IssueClient("kiosk-0001", time.Hour)
+	write(other, k.Cert) // not the fleet's: ignored
+	k1, _ := ca.IssueClient("kiosk-0001", time.Hour)
+	k2, _ := ca.IssueClient("kiosk-0002", time.Hour)
+	write(ca, k1.Cert, k2.Cert)
+	select {
+	case crl := <-sink:
+		if len(crl.RevokedCertificateEntries) != 2 {
+			t.Fatalf("the broker got a CRL of %d entries, want the fleet CA's 2", len(crl.RevokedCertificateEntries))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the rewritten CRL never reached the broker")
 	}
 }

@@ -42,10 +42,11 @@ const MaxPacketSize = 256 << 10
 
 // Config configures the embedded broker.
 type Config struct {
-	Addr    string      // listen address, e.g. ":8883" or "127.0.0.1:0"
-	TLS     *tls.Config // server certificate and ClientCAs; client certificates are required and verified
-	Fleet   string      // the fleet server's identity (certificate CN)
-	Revoked []string    // identities refused at connection
+	Addr    string               // listen address, e.g. ":8883" or "127.0.0.1:0"
+	TLS     *tls.Config          // server certificate and ClientCAs; client certificates are required and verified
+	Fleet   string               // the fleet server's identity (certificate CN)
+	Revoked []string             // identities refused at connection
+	CRL     *x509.RevocationList // certificates refused at connection (SetCRL replaces it)
 	Log     *slog.Logger
 }
 
@@ -82,6 +83,9 @@ func Start(cfg Config) (*Broker, error) {
 	for _, id := range cfg.Revoked {
 		h.revoked[id] = true
 	}
+	if cfg.CRL != nil {
+		h.serials = crlSerials(cfg.CRL)
+	}
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
@@ -115,10 +119,7 @@ func (b *Broker) Revoke(id string) {
 // serials of an earlier list) and disconnects connected clients holding one. The caller checks the
 // list's signature and freshness (pki.LoadCRL); SetCRL takes it as it is.
 func (b *Broker) SetCRL(crl *x509.RevocationList) {
-	serials := map[string]bool{}
-	for _, e := range crl.RevokedCertificateEntries {
-		serials[e.SerialNumber.Text(16)] = true
-	}
+	serials := crlSerials(crl)
 	b.hook.mu.Lock()
 	b.hook.serials = serials
 	b.hook.mu.Unlock()
@@ -127,6 +128,14 @@ func (b *Broker) SetCRL(crl *x509.RevocationList) {
 			b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 		}
 	}
+}
+
+func crlSerials(crl *x509.RevocationList) map[string]bool {
+	serials := map[string]bool{}
+	for _, e := range crl.RevokedCertificateEntries {
+		serials[e.SerialNumber.Text(16)] = true
+	}
+	return serials
 }
 
 // peerSerial is the serial of a client's verified certificate.

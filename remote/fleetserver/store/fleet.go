@@ -147,7 +147,7 @@ func (s *Store) AddKiosk(ctx context.Context, id, site, ward string) error {
 		return fmt.Errorf("add kiosk %s: %w", id, err)
 	}
 	s.mu.Lock()
-	s.places[id] = place{site, ward}
+	s.places[id] = cachedPlace{place{site, ward}, time.Now()}
 	s.mu.Unlock()
 	return nil
 }
@@ -198,7 +198,7 @@ func (s *Store) PlaceKiosk(ctx context.Context, id, site, ward string) error {
 		return fmt.Errorf("place kiosk %s: %w", id, err)
 	}
 	s.mu.Lock()
-	s.places[id] = place{site, ward}
+	s.places[id] = cachedPlace{place{site, ward}, time.Now()}
 	s.mu.Unlock()
 	return nil
 }
@@ -206,9 +206,9 @@ func (s *Store) PlaceKiosk(ctx context.Context, id, site, ward string) error {
 // Place is a site and ward with kiosks.
 type Place struct{ Site, Ward string }
 
-// Places returns every site and ward that has kiosks, sorted.
+// Places returns every site and ward that has registered kiosks, sorted (unregistered kiosks have none).
 func (s *Store) Places(ctx context.Context) ([]Place, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT site, ward FROM kiosks ORDER BY site, ward`)
+	rows, err := s.query(ctx, `SELECT DISTINCT site, ward FROM kiosks WHERE site <> '' ORDER BY site, ward`)
 	if err != nil {
 		return nil, fmt.Errorf("places: %w", err)
 	}

@@ -50,11 +50,12 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 			return p, nil
 		}
 		s.mu.Lock()
-		p, ok := s.places[kiosk]
+		c, ok := s.places[kiosk]
 		s.mu.Unlock()
-		if ok {
-			return p, nil
+		if ok && now.Sub(c.read) < placeTTL {
+			return c.place, nil
 		}
+		var p place
 		err := tx.QueryRowContext(ctx, s.q(`SELECT site, ward FROM kiosks WHERE id = ?`), kiosk).Scan(&p.site, &p.ward)
 		if err == sql.ErrNoRows {
 			if p, err = s.register(ctx, tx, kiosk, now); err != nil {
@@ -179,7 +180,7 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 	}
 	s.mu.Lock()
 	for k, p := range known {
-		s.places[k] = p
+		s.places[k] = cachedPlace{p, now}
 	}
 	s.mu.Unlock()
 	s.savedBatch.Add(1)

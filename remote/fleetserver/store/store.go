@@ -51,12 +51,21 @@ type Store struct {
 	enrolment    Enrolment
 
 	mu     sync.Mutex
-	places map[string]place // registered kiosks' sites and wards, as far as seen
+	places map[string]cachedPlace // kiosks' sites and wards, as read at most placeTTL ago
 
 	unregistered atomic.Int64 // messages stored from kiosks that have no site yet
 	lastLagMS    atomic.Int64 // ingest lag of the last batch: commit time minus the newest event's time
 	newEvents    atomic.Int64
 	savedBatch   atomic.Int64
+}
+
+// placeTTL is how long Save trusts its cached copy of a kiosk's place: another server sharing the
+// database may have placed or moved the kiosk since.
+const placeTTL = time.Minute
+
+type cachedPlace struct {
+	place
+	read time.Time
 }
 
 // Options configure Open.
@@ -91,7 +100,7 @@ func (e EnrolledPlaces) EnrolledPlace(_ context.Context, kiosk string) (Place, b
 // Open opens the store named by dsn: a postgres:// or postgresql:// URL for PostgreSQL, anything else is
 // a SQLite file path (":memory:" is not supported: use a temporary file). The schema is brought up to date.
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
-	s := &Store{loc: opt.Location, autoRegister: !opt.ManualRegistration, enrolment: opt.Enrolment, places: map[string]place{}}
+	s := &Store{loc: opt.Location, autoRegister: !opt.ManualRegistration, enrolment: opt.Enrolment, places: map[string]cachedPlace{}}
 	if s.loc == nil {
 		loc, err := time.LoadLocation("Europe/London")
 		if err != nil {
