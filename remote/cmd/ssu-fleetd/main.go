@@ -9,6 +9,10 @@
 //	ssu-fleetd user add --role it-admin|ra|viewer [--sites S1,S2] NAME   (password on stdin)
 //	ssu-fleetd kiosk place --site S --ward W KIOSK   (register an unregistered kiosk, or move one)
 //
+// Revocations are read from the enrolment store (--enrol-store, default --store) at every start and
+// every --revocations-every, and from --crl when given, whether or not enrolment is served here.
+// Metrics are served on --metrics-listen, or on the dashboard's listener with --metrics-token-file.
+//
 // It never logs a password, a session token or a payload.
 package main
 
