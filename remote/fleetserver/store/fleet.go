@@ -141,8 +141,8 @@ func (s *Store) AddKiosk(ctx context.Context, id, site, ward string) error {
 	if err := fleet.ValidKioskID(id); err != nil {
 		return fmt.Errorf("add kiosk: %w", err)
 	}
-	_, err := s.exec(ctx, `INSERT INTO kiosks (id, site, ward, registered_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward`, id, site, ward, time.Now().UnixMilli())
+	_, err := s.exec(ctx, `INSERT INTO kiosks (id, site, ward, registered_at, placed_by) VALUES (?, ?, ?, ?, 'admin')
+		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward, placed_by = excluded.placed_by`, id, site, ward, time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("add kiosk %s: %w", id, err)
 	}
@@ -174,8 +174,8 @@ func (s *Store) PlaceKiosk(ctx context.Context, id, site, ward string) error {
 		_, err := tx.ExecContext(ctx, s.q(q), args...)
 		return err
 	}
-	err = exec(`INSERT INTO kiosks (id, site, ward, registered_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward`, id, site, ward, time.Now().UnixMilli())
+	err = exec(`INSERT INTO kiosks (id, site, ward, registered_at, placed_by) VALUES (?, ?, ?, ?, 'admin')
+		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward, placed_by = excluded.placed_by`, id, site, ward, time.Now().UnixMilli())
 	if err == nil {
 		err = exec(`UPDATE events SET site = ?, ward = ? WHERE kiosk = ? AND site = ''`, site, ward, id)
 	}

@@ -56,13 +56,20 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 			return c.place, nil
 		}
 		var p place
-		err := tx.QueryRowContext(ctx, s.q(`SELECT site, ward FROM kiosks WHERE id = ?`), kiosk).Scan(&p.site, &p.ward)
-		if err == sql.ErrNoRows {
+		var by string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT site, ward, placed_by FROM kiosks WHERE id = ?`), kiosk).Scan(&p.site, &p.ward, &by)
+		switch {
+		case err == sql.ErrNoRows:
 			if p, err = s.register(ctx, tx, kiosk, now); err != nil {
 				return place{}, err
 			}
-		} else if err != nil {
+		case err != nil:
 			return place{}, fmt.Errorf("look up kiosk %s: %w", kiosk, err)
+		case by == "legacy":
+			// Placed by its own word before this version: its enrolment, when known, says otherwise.
+			if p, err = s.replaceLegacy(ctx, tx, kiosk, p); err != nil {
+				return place{}, err
+			}
 		}
 		known[kiosk] = p
 		return p, nil
@@ -191,21 +198,41 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 	return added, nil
 }
 
+// replaceLegacy moves a kiosk that placed itself (before version 2) to its enrolment's place, when the
+// enrolment is known; else it keeps the place, and asks again at the next look-up.
+func (s *Store) replaceLegacy(ctx context.Context, tx *sql.Tx, kiosk string, p place) (place, error) {
+	if s.enrolment == nil {
+		return p, nil
+	}
+	e, ok, err := s.enrolment.EnrolledPlace(ctx, kiosk)
+	if err != nil {
+		return place{}, fmt.Errorf("kiosk %s: enrolment: %w", kiosk, err)
+	}
+	if !ok {
+		return p, nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE kiosks SET site = ?, ward = ?, placed_by = 'enrolment' WHERE id = ?`), e.Site, e.Ward, kiosk); err != nil {
+		return place{}, fmt.Errorf("kiosk %s: %w", kiosk, err)
+	}
+	return place{e.Site, e.Ward}, nil
+}
+
 // register records a kiosk first heard of, inside the batch's transaction: at its enrolment's place,
 // or unregistered (no site) when its enrolment is unknown or registration is manual.
 func (s *Store) register(ctx context.Context, tx *sql.Tx, kiosk string, now time.Time) (place, error) {
 	var p place
+	by := ""
 	if s.autoRegister && s.enrolment != nil {
 		e, ok, err := s.enrolment.EnrolledPlace(ctx, kiosk)
 		if err != nil {
 			return place{}, fmt.Errorf("register kiosk %s: enrolment: %w", kiosk, err)
 		}
 		if ok {
-			p = place{e.Site, e.Ward}
+			p, by = place{e.Site, e.Ward}, "enrolment"
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO kiosks (id, site, ward, registered_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-		kiosk, p.site, p.ward, now.UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO kiosks (id, site, ward, registered_at, placed_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		kiosk, p.site, p.ward, now.UnixMilli(), by); err != nil {
 		return place{}, fmt.Errorf("register kiosk %s: %w", kiosk, err)
 	}
 	// Another server sharing the database may have registered it first: its row is the truth.
