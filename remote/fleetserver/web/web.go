@@ -12,8 +12,10 @@
 // anywhere) and per address (a much higher bound, so one person's typos behind a trust's NAT do not
 // lock out everyone else there). The address is the connection's, or, when the connection comes from a
 // configured trusted proxy (Config.TrustedProxies), the address that proxy put in X-Forwarded-For;
-// that header is ignored from anyone else. After sign-in the browser goes only to a same-origin path. It must never show, log or return a
-// password, a session token or anything personal about a kiosk's users (the store holds nothing of it).
+// that header is ignored from anyone else. After sign-in the browser goes only to a same-origin path.
+//
+// It must never show, log or return a password, a session token or anything personal about a kiosk's
+// users (the store holds nothing of it).
 package web
 
 import (
