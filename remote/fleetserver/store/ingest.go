@@ -187,7 +187,9 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 	}
 	s.mu.Lock()
 	for k, p := range known {
-		s.places[k] = cachedPlace{p, now}
+		if c, ok := s.places[k]; !ok || !c.read.After(now) { // an IT admin's PlaceKiosk meanwhile wins
+			s.places[k] = cachedPlace{p, now}
+		}
 	}
 	s.mu.Unlock()
 	s.savedBatch.Add(1)
