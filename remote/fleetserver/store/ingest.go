@@ -52,7 +52,9 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 		s.mu.Lock()
 		c, ok := s.places[kiosk]
 		s.mu.Unlock()
-		if ok && now.Sub(c.read) < placeTTL {
+		// An unregistered kiosk's place is read every time: an IT admin may place it from another
+		// process (ssu-fleetd kiosk place), and what arrives after that must go to the new place.
+		if ok && c.site != "" && now.Sub(c.read) < placeTTL {
 			return c.place, nil
 		}
 		var p place

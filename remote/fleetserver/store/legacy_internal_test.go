@@ -41,3 +41,38 @@ func TestLegacySelfPlacedKioskTakesItsEnrolledPlace(t *testing.T) {
 		t.Fatalf("legacy kiosk without an enrolment = %s/%s, want its place kept", k.Site, k.Ward)
 	}
 }
+
+// TestPlacingFromAnotherProcessTakesEffectAtOnce: an unregistered kiosk placed through another store
+// (ssu-fleetd kiosk place while the server runs) has its next session filed at the new place.
+func TestPlacingFromAnotherProcessTakesEffectAtOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fleet.db")
+	server, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	start := time.Date(2026, 10, 6, 9, 0, 0, 0, time.UTC)
+	ev := func(at time.Time) fleet.UsageEvent {
+		return fleet.UsageEvent{V: 1, ID: fleet.NewEventID(), Kind: fleet.SessionStarted, Kiosk: "kiosk-0042", At: at}
+	}
+	if _, err := server.Save(ctx, ingest.Batch{Events: []fleet.UsageEvent{ev(start)}}); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.PlaceKiosk(ctx, "kiosk-0042", "wharfedale", "ward-2"); err != nil {
+		t.Fatal(err)
+	}
+	cli.Close()
+	if _, err := server.Save(ctx, ingest.Batch{Events: []fleet.UsageEvent{ev(start.Add(time.Hour))}}); err != nil {
+		t.Fatal(err)
+	}
+	from, to := MonthPeriod(2026, time.October, server.Location())
+	r, err := server.Report(ctx, ReportFilter{From: from, To: to, Sites: []string{"wharfedale"}})
+	if err != nil || r.Total.Sessions != 2 {
+		t.Fatalf("wharfedale sessions = %d, %v; want both, before and after placing", r.Total.Sessions, err)
+	}
+}
