@@ -214,3 +214,33 @@ func TestWatchCRLFollowsTheFile(t *testing.T) {
 		t.Fatal("the rewritten CRL never reached the broker")
 	}
 }
+
+type revokedSink chan string
+
+func (r revokedSink) Revoke(kiosk string) { r <- kiosk }
+
+// TestKeepRevocationsFollowsTheStore: a kiosk revoked in the enrolment store by another server while
+// this one runs reaches the broker at the next reload.
+func TestKeepRevocationsFollowsTheStore(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := enrol.NewMemoryStore()
+	now := time.Now()
+	if err := st.AddKiosk(ctx, enrol.Kiosk{ID: "kiosk-0007", Site: "s", Ward: "w", Enrolled: now},
+		enrol.Certificate{Serial: "07", KioskID: "kiosk-0007", Issued: now, NotAfter: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	sink := make(revokedSink, 16)
+	go keepRevocations(ctx, st, sink, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+	if err := st.RevokeKiosk(ctx, "kiosk-0007", now); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-sink:
+		if id != "kiosk-0007" {
+			t.Fatalf("revoked %q, want kiosk-0007", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a revocation made elsewhere never reached the broker")
+	}
+}
