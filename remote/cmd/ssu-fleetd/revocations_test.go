@@ -65,8 +65,13 @@ type enrolled struct {
 	dir string
 }
 
-// connect connects to the fleet's broker as the enrolled kiosk and disconnects.
-func (k enrolled) connect() error {
+// connect connects to the fleet's broker (its enrolment's, or brokerURL when given) as the enrolled
+// kiosk and disconnects.
+func (k enrolled) connect(brokerURL ...string) error {
+	url := k.BrokerURL
+	if len(brokerURL) > 0 {
+		url = brokerURL[0]
+	}
 	pair, err := tls.LoadX509KeyPair(filepath.Join(k.dir, "cert.pem"), filepath.Join(k.dir, "key.pem"))
 	if err != nil {
 		return err
@@ -75,7 +80,7 @@ func (k enrolled) connect() error {
 	if err != nil {
 		return err
 	}
-	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(k.BrokerURL).SetClientID(k.KioskID).
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(k.KioskID).
 		SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}).
 		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second))
 	tk := cl.Connect()
@@ -90,10 +95,10 @@ func (k enrolled) connect() error {
 
 // enrolTwoAndRevokeOne runs a demo ssu-fleetd serving enrolment (its CRL written to crl), enrols two
 // kiosks, revokes the first and stops the server.
-func enrolTwoAndRevokeOne(t *testing.T, data, brokerPort, crl string) (revoked, kept enrolled) {
+func enrolTwoAndRevokeOne(t *testing.T, data, crl string) (revoked, kept enrolled) {
 	t.Helper()
 	ctx := context.Background()
-	f := startFleetd(t, "--demo", "--data", data, "--http", "127.0.0.1:"+freePort(t), "--broker-listen", "127.0.0.1:"+brokerPort,
+	f := startFleetd(t, "--demo", "--data", data, "--http", "127.0.0.1:"+freePort(t), "--broker-listen", "127.0.0.1:"+freePort(t),
 		"--demo-kiosks", "0", "--seed-sessions-per-month", "100", "--enrol-crl", crl)
 	m := regexp.MustCompile(`kiosk enrolment at (https://\S+)/`).FindStringSubmatch(f.out.String())
 	if m == nil {
@@ -136,14 +141,13 @@ func enrolTwoAndRevokeOne(t *testing.T, data, brokerPort, crl string) (revoked, 
 // (the default: beside the fleet store) or, with the enrolment store elsewhere, from the CRL file.
 func TestRevocationsHoldAfterRestartWithoutEnrolment(t *testing.T) {
 	data := t.TempDir()
-	brokerPort := freePort(t)
 	crl := filepath.Join(data, "fleet.crl")
-	revoked, kept := enrolTwoAndRevokeOne(t, data, brokerPort, crl)
+	revoked, kept := enrolTwoAndRevokeOne(t, data, crl)
 
 	pkiDir := filepath.Join(data, "pki")
 	base := []string{"--ca", filepath.Join(pkiDir, "ca.crt"), "--cert", filepath.Join(pkiDir, "fleet.crt"),
 		"--key", filepath.Join(pkiDir, "fleet.key"), "--broker-cert", filepath.Join(pkiDir, "broker.crt"),
-		"--broker-key", filepath.Join(pkiDir, "broker.key"), "--broker-listen", "127.0.0.1:" + brokerPort}
+		"--broker-key", filepath.Join(pkiDir, "broker.key")}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -152,11 +156,14 @@ func TestRevocationsHoldAfterRestartWithoutEnrolment(t *testing.T) {
 		{"crl-file", []string{"--store", filepath.Join(t.TempDir(), "elsewhere.db"), "--crl", crl}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := startFleetd(t, append(append([]string{"--http", "127.0.0.1:" + freePort(t)}, base...), tc.args...)...)
-			if err := kept.connect(); err != nil {
+			port := freePort(t) // a port of its own: the enrolled profile's may be taken by now
+			f := startFleetd(t, append(append([]string{"--http", "127.0.0.1:" + freePort(t), "--broker-listen", "127.0.0.1:" + port},
+				base...), tc.args...)...)
+			url := "ssl://127.0.0.1:" + port
+			if err := kept.connect(url); err != nil {
 				t.Fatalf("a kiosk in good standing cannot connect: %v", err)
 			}
-			if err := revoked.connect(); err == nil {
+			if err := revoked.connect(url); err == nil {
 				t.Fatal("a revoked kiosk reconnected after ssu-fleetd restarted without enrolment")
 			}
 			f.stop()
