@@ -231,7 +231,11 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		return fmt.Errorf("enrolment store: %w", err)
 	}
 	defer enrolSt.Close()
-	st, err := store.Open(ctx, o.dsn, store.Options{ManualRegistration: o.manualRegistration, Enrolment: enrolledPlaces{enrolSt}})
+	var places store.Enrolment = enrolledPlaces{enrolSt}
+	if o.demo {
+		places = demoPlaces{enrolledPlaces{enrolSt}}
+	}
+	st, err := store.Open(ctx, o.dsn, store.Options{ManualRegistration: o.manualRegistration, Enrolment: places})
 	if err != nil {
 		return err
 	}

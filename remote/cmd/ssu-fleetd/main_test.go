@@ -105,6 +105,32 @@ func TestDemoStartsAndServes(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
 		t.Fatalf("sign in with the printed demo password: %s", resp.Status)
 	}
+	// The simulated kiosk (a certificate straight from the demo CA, no enrolment) is filed at the demo
+	// place, not left unregistered, and not where it says it is ("sim-site").
+	session := resp.Cookies()
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/api/kiosks/kiosk-0001", nil)
+		for _, ck := range session {
+			req.AddCookie(ck)
+		}
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode == http.StatusOK {
+			if !strings.Contains(string(body), `"site": "st-james"`) {
+				t.Fatalf("the simulated kiosk is not at the demo place:\n%.400s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulated kiosk never showed up: %d %.200s", r.StatusCode, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	// Metrics are on their own listener, not on the dashboard's.
 	for addr, want := range map[string]int{httpAddr: http.StatusNotFound, metricsAddr: http.StatusOK} {
 		resp, err := http.Get("http://" + addr + "/metrics")
