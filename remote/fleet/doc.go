@@ -35,6 +35,22 @@
 // deletes it only when an Ack naming its id arrives on ".../ack". PUBACK is not enough: a broker may
 // drop QoS 1 messages queued for a slow subscriber. The fleet server acknowledges only after its store
 // has committed the event, and it de-duplicates by event id (a UUIDv7), so the kiosk may resend freely.
+// The fleet server stores every valid event of a kiosk the broker admitted, known or not (a kiosk it has
+// not placed at a site is kept as "unregistered"), so an Ack always means committed.
+//
+// # Where a kiosk is
+//
+// Status and UsageEvent carry the site and ward of the kiosk's configuration, as place tokens
+// (PlaceToken). The fleet server does not believe them: it files a kiosk's reports under the place its
+// enrolment names, or an IT admin's choice, so a kiosk cannot write into another site's reports.
+//
+// # Health and lost events
+//
+// Health reports the outbox: outbox_depth (waiting for an Ack), outbox_bound, outbox_dropped (the oldest
+// events discarded at the bound, ever), outbox_lost (events the outbox could not write since the kiosk
+// started: its disk full or another write error; those events are gone) and outbox_full (the latest
+// write failed for lack of space). The fleet server shows them on the kiosk's page and raises an
+// "outbox-full" alert while outbox_full holds.
 //
 // # Commands
 //

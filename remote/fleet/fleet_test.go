@@ -219,3 +219,20 @@ func TestAppVersionCommit(t *testing.T) {
 		t.Error("a commit-like part is masked outside app_version")
 	}
 }
+
+func TestPlaceToken(t *testing.T) {
+	for in, want := range map[string]string{
+		"St Example's Hospital": "st-examples-hospital",
+		"st-james":              "st-james",
+		"  Ward 3 (Day Unit) ":  "ward-3-day-unit",
+	} {
+		if got, err := PlaceToken(in); got != want || err != nil {
+			t.Errorf("PlaceToken(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", " -- ", "room 123456"} {
+		if got, err := PlaceToken(bad); err == nil {
+			t.Errorf("PlaceToken(%q) = %q, want an error", bad, got)
+		}
+	}
+}

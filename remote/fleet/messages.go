@@ -71,6 +71,10 @@ type Health struct {
 	OutboxDepth   int   `json:"outbox_depth"`   // events written but not yet acknowledged
 	OutboxBound   int   `json:"outbox_bound"`   // most events the outbox keeps
 	OutboxDropped int64 `json:"outbox_dropped"` // events discarded at the bound since the outbox was made
+	// OutboxLost counts events the outbox could not write since the agent started (its disk full, or
+	// another write error): they are gone. OutboxFull: the latest write failed for lack of space.
+	OutboxLost int64 `json:"outbox_lost,omitempty"`
+	OutboxFull bool  `json:"outbox_full,omitempty"`
 
 	DiskFreeBytes uint64    `json:"disk_free_bytes"`
 	MemAvailBytes uint64    `json:"mem_available_bytes"`

@@ -80,7 +80,7 @@ func runRetrying(ctx context.Context, actions ...chromedp.Action) error {
 // simulated kiosk and sees its result, opens a usage report and downloads one of its CSVs.
 func TestBrowserWalkThrough(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.SQLite(t, store.Options{})
+	st := storetest.SQLite(t, store.Options{Enrolment: simEnrolment(1)})
 	loc := st.Location()
 	month := time.Now().In(loc).AddDate(0, -1, 0)
 	from, to := store.MonthPeriod(month.Year(), month.Month(), loc)

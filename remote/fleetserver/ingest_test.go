@@ -68,7 +68,8 @@ func publish(t *testing.T, c mqtt.Client, topic string, payload []byte) {
 // TestIngestThroughMosquittoWithSimulator runs simulated kiosks (the real agent code) through a
 // Mosquitto configured as production (mutual TLS, the fleet ACL) into the fleet server, on SQLite and
 // on PostgreSQL: every event is stored once and acknowledged, kiosks register and report health,
-// malformed and unknown-kiosk messages are counted and dropped without stopping ingest, and a command
+// malformed messages are counted and dropped without stopping ingest, an event of a kiosk that never
+// said hello is stored with its kiosk unregistered, and a command
 // goes to a kiosk and its result comes back.
 func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
@@ -76,9 +77,9 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 			ctx := context.Background()
 			var st *store.Store
 			if dialect == "sqlite" {
-				st = storetest.SQLite(t, store.Options{})
+				st = storetest.SQLite(t, store.Options{Enrolment: simEnrolment(5)})
 			} else {
-				st = storetest.Postgres(t, store.Options{})
+				st = storetest.Postgres(t, store.Options{Enrolment: simEnrolment(5)})
 			}
 			p := fleettest.NewPKI(t)
 			m := fleettest.StartMosquitto(t, p)
@@ -88,7 +89,7 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 			rogue := kioskClient(t, p, m.URL, "kiosk-0099")
 			publish(t, rogue, fleet.EventsTopic("kiosk-0099"), []byte(`{"v":1,"id":"not-a-uuid"`))
 			publish(t, rogue, fleet.EventsTopic("kiosk-0099"), []byte(`{"v":1,"kind":"unlocked"}`))
-			// A well-formed event from a kiosk that never said hello (no birth): unknown, dropped.
+			// A well-formed event from a kiosk that never said hello (no birth): stored, unregistered.
 			stray := fleet.UsageEvent{V: 1, ID: fleet.NewEventID(), Kind: fleet.SessionStarted, Kiosk: "kiosk-0099", At: time.Now()}
 			b, _ := jsonMarshal(stray)
 			publish(t, rogue, fleet.EventsTopic("kiosk-0099"), b)
@@ -105,7 +106,7 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 			fleettest.Eventually(t, 60*time.Second, func() bool {
 				n, _ := st.CountEvents(ctx)
 				r := f.Result()
-				return n == events && r.Recorded == events && r.Pending == 0
+				return n == events+1 && r.Recorded == events && r.Pending == 0
 			}, "every simulated event is stored and acknowledged")
 			if c := srv.Receiver.Counters(); c.Invalid < 2 {
 				t.Errorf("malformed messages counted: %d, want at least 2", c.Invalid)
@@ -113,12 +114,16 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 			if c := srv.Receiver.Counters(); c.Oversized != 1 {
 				t.Errorf("oversized messages counted: %d, want 1", c.Oversized)
 			}
-			if n := st.IngestStats().UnknownKiosk; n < 1 {
-				t.Errorf("unknown-kiosk messages counted: %d, want at least 1", n)
+			if n := st.IngestStats().Unregistered; n < 1 {
+				t.Errorf("unregistered kiosks' messages counted: %d, want at least 1", n)
 			}
-			// One event in five starts a session; the simulator may record two starts at one kiosk within
-			// a millisecond, which is one session to the store (its key is the kiosk and the start time).
-			if n, _ := st.CountSessions(ctx); n < events/5-3 || n > events/5 {
+			// One event in five starts a session, all at kiosk-0001 (five kinds round robin over five
+			// kiosks); on a busy machine (or under -race) the simulator's producer catches up in bursts and
+			// records many starts within one millisecond, which are one session to the store (its key is
+			// the kiosk and the start time): 35 of 60 seen under -race. How events make sessions is tested
+			// exactly in package store; here: sessions are made, and never more than the starts sent (the
+			// stray event above starts one more).
+			if n, _ := st.CountSessions(ctx); n < 1 || n > events/5+1 {
 				t.Errorf("sessions = %d, want about %d (one session start in five events)", n, events/5)
 			}
 			fleettest.Eventually(t, 10*time.Second, func() bool {
@@ -131,8 +136,8 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 				}
 				return online == kiosks
 			}, "every simulated kiosk is registered, online and reporting health")
-			if _, ok, _ := st.Kiosk(ctx, "kiosk-0099"); ok {
-				t.Error("a kiosk that never sent a birth message was registered")
+			if k, ok, _ := st.Kiosk(ctx, "kiosk-0099"); !ok || !k.Unregistered {
+				t.Errorf("a kiosk known only by one event = %+v, %v; want it stored unregistered", k, ok)
 			}
 
 			// A command to a kiosk and its result.
@@ -150,6 +155,82 @@ func TestIngestThroughMosquittoWithSimulator(t *testing.T) {
 			}, "the kiosk's answer to the command is stored")
 			if n := f.Kiosks[1].Counts().Identifies; n != 1 {
 				t.Fatalf("kiosk-0002 identified itself %d times", n)
+			}
+		})
+	}
+}
+
+// TestAckMeansCommitted drives, through Mosquitto, the two cases where the fleet server used to
+// acknowledge events its store had dropped (and the kiosk then deleted them from its outbox): an event
+// that arrives before its kiosk's first status, and any kiosk with manual registration. When the
+// kiosk receives the acknowledgement of an event, that event must be in the store.
+func TestAckMeansCommitted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opt    store.Options
+		kiosk  string
+		birth  bool
+		placed string // the site the kiosk is filed under at once ("" unregistered)
+	}{
+		{name: "event-before-first-status", opt: store.Options{}, kiosk: "kiosk-0042"},
+		{name: "manual-registration", opt: store.Options{ManualRegistration: true, Enrolment: simEnrolment(1)}, kiosk: "kiosk-0001", birth: true},
+		{name: "enrolled-claiming-another-site", opt: store.Options{Enrolment: simEnrolment(1)}, kiosk: "kiosk-0001", birth: true, placed: "sim-site"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.SQLite(t, tc.opt)
+			p := fleettest.NewPKI(t)
+			m := fleettest.StartMosquitto(t, p)
+			startServer(t, p, m.URL, st)
+
+			k := kioskClient(t, p, m.URL, tc.kiosk)
+			acks := make(chan fleet.Ack, 4)
+			if tok := k.Subscribe(fleet.AckTopic(tc.kiosk), 1, func(_ mqtt.Client, msg mqtt.Message) {
+				var a fleet.Ack
+				if jsonUnmarshal(msg.Payload(), &a) == nil {
+					acks <- a
+				}
+			}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("subscribe to acks: %v", tok.Error())
+			}
+			if tc.birth {
+				// It claims another site; where it is filed is the enrolment's (or an admin's) word.
+				b, _ := jsonMarshal(fleet.Status{V: 1, Kiosk: tc.kiosk, Online: true, Conn: 1, Site: "other-site", Ward: "ward-9", At: time.Now()})
+				publish(t, k, fleet.StatusTopic(tc.kiosk), b)
+			}
+			ev := fleet.UsageEvent{V: 1, ID: fleet.NewEventID(), Kind: fleet.SessionStarted, Kiosk: tc.kiosk, At: time.Now(),
+				Site: "other-site", Ward: "ward-9"}
+			b, _ := jsonMarshal(ev)
+			publish(t, k, fleet.EventsTopic(tc.kiosk), b)
+
+			select {
+			case a := <-acks:
+				if len(a.IDs) != 1 || a.IDs[0] != ev.ID {
+					t.Fatalf("ack = %+v, want the event %s", a, ev.ID)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("no acknowledgement within 20 s")
+			}
+			if n, err := st.CountEvents(ctx); n != 1 || err != nil {
+				t.Fatalf("acknowledged, but the store holds %d events (%v): the kiosk would delete an event never stored", n, err)
+			}
+			got, ok, err := st.Kiosk(ctx, tc.kiosk)
+			if !ok || err != nil || got.Site != tc.placed || got.Unregistered != (tc.placed == "") {
+				t.Fatalf("kiosk = %+v, %v, %v; want it filed under %q", got, ok, err, tc.placed)
+			}
+			if tc.placed == "" {
+				// An IT admin registers it; its session follows it into the site's reports.
+				if err := st.PlaceKiosk(ctx, tc.kiosk, "sim-site", "ward-1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			from := time.Now().Add(-time.Hour)
+			r, err := st.Report(ctx, store.ReportFilter{From: from, To: from.Add(2 * time.Hour), Sites: []string{"sim-site"}})
+			if err != nil || r.Total.Sessions != 1 {
+				t.Fatalf("sim-site report = %+v, %v; want the kiosk's one session", r.Total, err)
+			}
+			if r, _ := st.Report(ctx, store.ReportFilter{From: from, To: from.Add(2 * time.Hour), Sites: []string{"other-site"}}); r.Total.Sessions != 0 {
+				t.Fatalf("the site the kiosk claimed has %d sessions", r.Total.Sessions)
 			}
 		})
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,17 +24,22 @@ type Options struct {
 	TLS      *tls.Config // root CAs of the broker and the fleet identity's client certificate
 
 	SecureCookies bool // the web side is served over TLS
-	Rules         alerts.Rules
-	Notifiers     []alerts.Notifier
-	CheckEvery    time.Duration // alert checks; default 30 s
-	KeepHealth    time.Duration // health history kept; default 30 days
-	Log           *slog.Logger
+	// MetricsToken puts /metrics on the dashboard's handler behind this bearer token; without it
+	// /metrics is only on Server.Metrics, for a listener of its own.
+	MetricsToken   []byte
+	TrustedProxies []netip.Prefix // reverse proxies whose X-Forwarded-For is believed (web.Config)
+	Rules          alerts.Rules
+	Notifiers      []alerts.Notifier
+	CheckEvery     time.Duration // alert checks; default 30 s
+	KeepHealth     time.Duration // health history kept; default 30 days
+	Log            *slog.Logger
 }
 
 // Server is ssu-fleetd without its listeners: ingest, alerts and the web handler.
 type Server struct {
 	Receiver *ingest.Receiver
 	Web      *web.Server
+	Metrics  http.Handler // Prometheus metrics, no sign-in: serve only where monitoring alone reaches
 	Alerts   *alerts.Checker
 	opt      Options
 }
@@ -58,12 +65,13 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg := web.NewMetrics(o.Store, rec.Counters)
 	w, err := web.New(web.Config{Store: o.Store, Commands: rec, Secure: o.SecureCookies, Log: o.Log,
-		Metrics: web.NewMetrics(o.Store, rec.Counters)})
+		Metrics: reg, MetricsToken: o.MetricsToken, TrustedProxies: o.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Receiver: rec, Web: w, Alerts: alerts.NewChecker(o.Store, o.Rules, o.Log, o.Notifiers...), opt: o}, nil
+	return &Server{Receiver: rec, Web: w, Metrics: web.MetricsHandler(reg), Alerts: alerts.NewChecker(o.Store, o.Rules, o.Log, o.Notifiers...), opt: o}, nil
 }
 
 // Run receives from the broker, checks alerts and prunes old health reports until ctx ends.

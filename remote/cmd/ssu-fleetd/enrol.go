@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"ssu-kiosk/provisioning/enrol"
-	"ssu-kiosk/provisioning/enrol/sqlstore"
 	"ssu-kiosk/remote/fleet/broker"
 	"ssu-kiosk/remote/fleet/pki"
 )
@@ -67,11 +65,10 @@ func (l *lateDenyList) Revoke(kiosk string) {
 type enrolment struct {
 	srv  *enrol.Server
 	deny *lateDenyList
-	st   io.Closer
 }
 
-// newEnrolment opens the enrolment store beside the fleet store and builds the service.
-func newEnrolment(ctx context.Context, o options, log *slog.Logger) (*enrolment, error) {
+// newEnrolment builds the service over the enrolment store (by default beside the fleet store).
+func newEnrolment(ctx context.Context, o options, st enrol.Store, log *slog.Logger) (*enrolment, error) {
 	e := o.enrol
 	if e.caKey == "" || e.profile == "" {
 		return nil, errors.New("enrolment needs --enrol-ca-key and --enrol-profile")
@@ -93,10 +90,6 @@ func newEnrolment(ctx context.Context, o options, log *slog.Logger) (*enrolment,
 			return nil, err
 		}
 	}
-	st, err := sqlstore.Open(ctx, o.dsn)
-	if err != nil {
-		return nil, fmt.Errorf("enrolment store: %w", err)
-	}
 	deny := &lateDenyList{}
 	var reload func(context.Context) error
 	if e.crlReload != "" {
@@ -105,10 +98,9 @@ func newEnrolment(ctx context.Context, o options, log *slog.Logger) (*enrolment,
 	srv, err := enrol.NewServer(ctx, enrol.Config{CA: ca, Store: st, Profile: prof, AdminDigests: admins,
 		CRLFile: e.crl, AfterCRLWrite: reload, DenyLists: []enrol.DenyList{deny}, Log: log})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	return &enrolment{srv: srv, deny: deny, st: st}, nil
+	return &enrolment{srv: srv, deny: deny}, nil
 }
 
 // serve listens on addr over TLS and serves /enrol/ until ctx ends; it returns the address it listens on.
@@ -139,8 +131,6 @@ func (en *enrolment) serve(ctx context.Context, addr, certFile, keyFile string, 
 	go en.srv.KeepCRLFresh(ctx)
 	return loopbackFor(l.Addr().String()), nil
 }
-
-func (en *enrolment) Close() error { return en.st.Close() }
 
 // demoEnrolment fills in the enrolment options of a demo fleet: the demo CA's key, a profile pointing
 // at the embedded broker, a card key, and an admin token written 0600 under the data folder.

@@ -7,6 +7,11 @@
 //	    --broker-cert broker.crt --broker-key broker.key --tls-cert web.crt --tls-key web.key
 //	ssu-fleetd --store postgres://… --broker ssl://mqtt.example:8883 --ca … --cert … --key …
 //	ssu-fleetd user add --role it-admin|ra|viewer [--sites S1,S2] NAME   (password on stdin)
+//	ssu-fleetd kiosk place --site S --ward W KIOSK   (register an unregistered kiosk, or move one)
+//
+// Revocations are read from the enrolment store (--enrol-store, default --store) at every start and
+// every --revocations-every, and from --crl when given, whether or not enrolment is served here.
+// Metrics are served on --metrics-listen, or on the dashboard's listener with --metrics-token-file.
 //
 // It never logs a password, a session token or a payload.
 package main
@@ -16,6 +21,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -24,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,7 +39,9 @@ import (
 	"time"
 	_ "time/tzdata" // reports are in Europe/London even where the system has no zone data
 
+	"ssu-kiosk/provisioning/enrol/sqlstore"
 	"ssu-kiosk/provisioning/version"
+	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/broker"
 	"ssu-kiosk/remote/fleet/pki"
 	"ssu-kiosk/remote/fleet/sim"
@@ -52,6 +61,9 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) >= 2 && args[0] == "user" && args[1] == "add" {
 		return userAdd(ctx, args[2:], stdin, stdout, stderr)
+	}
+	if len(args) >= 2 && args[0] == "kiosk" && args[1] == "place" {
+		return kioskPlace(ctx, args[2:], stdout, stderr)
 	}
 	return serve(ctx, args, stdout, stderr)
 }
@@ -102,6 +114,38 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return 0
 }
 
+// kioskPlace is an IT admin's registration of a kiosk at a site and ward (the dashboard's kiosk page
+// does the same): for kiosks the enrolment store does not know, and every new kiosk with
+// --manual-registration.
+func kioskPlace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ssu-fleetd kiosk place", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("store", "ssu-fleet.db", "SQLite file or postgres:// URL")
+	site := fs.String("site", "", "the site (a name or its token, e.g. st-james)")
+	ward := fs.String("ward", "", "the ward")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	siteTok, err1 := fleet.PlaceToken(*site)
+	wardTok, err2 := fleet.PlaceToken(*ward)
+	if fs.NArg() != 1 || err1 != nil || err2 != nil {
+		fmt.Fprintln(stderr, "usage: ssu-fleetd kiosk place --site SITE --ward WARD KIOSK")
+		return 2
+	}
+	st, err := store.Open(ctx, *dsn, store.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "ssu-fleetd: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	if err := st.PlaceKiosk(ctx, fs.Arg(0), siteTok, wardTok); err != nil {
+		fmt.Fprintf(stderr, "ssu-fleetd: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "kiosk %s placed at %s / %s\n", fs.Arg(0), siteTok, wardTok)
+	return 0
+}
+
 type options struct {
 	dsn, brokerURL, brokerListen, identity string
 	caFile, certFile, keyFile              string
@@ -115,6 +159,10 @@ type options struct {
 	offlineAfter                           time.Duration
 	manualRegistration                     bool
 	verbose, version                       bool
+	enrolStore, crlFile                    string
+	metricsListen, metricsTokenFile        string
+	trustedProxies                         string
+	revocationsEvery                       time.Duration
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -143,7 +191,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.alertFrom, "alert-from", "", "alert email sender")
 	fs.StringVar(&o.alertTo, "alert-to", "", "alert email recipients, comma-separated")
 	fs.DurationVar(&o.offlineAfter, "offline-after", 15*time.Minute, "alert when a kiosk has been offline this long")
-	fs.BoolVar(&o.manualRegistration, "manual-registration", false, "only kiosks already in the store are accepted (default: a kiosk registers with its first birth message)")
+	fs.BoolVar(&o.manualRegistration, "manual-registration", false, "a new kiosk stays unregistered (its reports kept, in no site's) until an IT admin places it on the dashboard or with `ssu-fleetd kiosk place` (default: it takes the site and ward of its enrolment)")
+	fs.StringVar(&o.enrolStore, "enrol-store", "", "the enrolment store (SQLite file or postgres:// URL) read for revocations and kiosks' enrolled places, served here or not (default: --store)")
+	fs.StringVar(&o.crlFile, "crl", "", "the fleet CA's CRL (PEM), e.g. another server's --enrol-crl: the embedded broker refuses the certificates it lists, re-read when it changes")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics (no sign-in) on this address of its own, e.g. 127.0.0.1:9108; off when empty")
+	fs.StringVar(&o.metricsTokenFile, "metrics-token-file", "", "also serve /metrics on the dashboard's listener, to requests bearing the token in this file (Authorization: Bearer)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxy", "", "reverse proxies (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For names the client for sign-in limits; ignored from anyone else")
+	fs.DurationVar(&o.revocationsEvery, "revocations-every", 30*time.Second, "how often revocations are re-read from the enrolment store and the CRL file")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	o.enrol.flags(fs)
@@ -172,7 +226,22 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 			return err
 		}
 	}
-	st, err := store.Open(ctx, o.dsn, store.Options{ManualRegistration: o.manualRegistration})
+	if o.enrolStore == "" {
+		o.enrolStore = o.dsn
+	}
+	// The enrolment store is read in every configuration, whether or not enrolment is served here: its
+	// revocations keep revoked kiosks off the embedded broker, and its kiosks' places say where each
+	// kiosk's reports belong.
+	enrolSt, err := sqlstore.Open(ctx, o.enrolStore)
+	if err != nil {
+		return fmt.Errorf("enrolment store: %w", err)
+	}
+	defer enrolSt.Close()
+	var places store.Enrolment = enrolledPlaces{enrolSt}
+	if o.demo {
+		places = demoPlaces{enrolledPlaces{enrolSt}}
+	}
+	st, err := store.Open(ctx, o.dsn, store.Options{ManualRegistration: o.manualRegistration, Enrolment: places})
 	if err != nil {
 		return err
 	}
@@ -213,13 +282,31 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		if err != nil {
 			return fmt.Errorf("broker certificate: %w", err)
 		}
-		b, err := broker.Start(broker.Config{Addr: o.brokerListen, Fleet: o.identity, Log: log,
+		revoked, err := enrolSt.RevokedKiosks(ctx)
+		if err != nil {
+			return fmt.Errorf("load revocations: %w", err)
+		}
+		var crl *x509.RevocationList
+		var crlSeen os.FileInfo
+		if o.crlFile != "" {
+			if crl, crlSeen, err = loadCRL(o.crlFile, o.caFile, log); err != nil {
+				return err
+			}
+		}
+		b, err := broker.Start(broker.Config{Addr: o.brokerListen, Fleet: o.identity, Log: log, Revoked: revoked, CRL: crl,
 			TLS: &tls.Config{Certificates: []tls.Certificate{bpair}, ClientCAs: pool, MinVersion: tls.VersionTLS12}})
 		if err != nil {
 			return err
 		}
 		defer b.Close()
 		embedded = b
+		log.Info("revocations loaded from the enrolment store", "revoked_kiosks", len(revoked))
+		rctx, rcancel := context.WithCancel(ctx)
+		defer rcancel()
+		go keepRevocations(rctx, enrolSt, b, o.revocationsEvery, log)
+		if o.crlFile != "" {
+			go watchCRL(rctx, o.crlFile, o.caFile, b, o.revocationsEvery, crlSeen, log)
+		}
 		brokerURL = "ssl://" + loopbackFor(b.Addr())
 		log.Info("embedded broker listening", "addr", b.Addr())
 	}
@@ -229,21 +316,16 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 			return fmt.Errorf("demo enrolment: %w", err)
 		}
 	}
+	if o.crlFile != "" && embedded == nil {
+		return errors.New("--crl is for the embedded broker; an external broker reads the CRL itself (Mosquitto's crlfile)")
+	}
 	if o.enrol.listen != "" {
-		en, err := newEnrolment(ctx, o, log)
+		en, err := newEnrolment(ctx, o, enrolSt, log)
 		if err != nil {
 			return err
 		}
-		defer en.Close()
 		if embedded != nil {
-			en.deny.set(embedded)
-			revoked, err := en.srv.RevokedKiosks(ctx)
-			if err != nil {
-				return err
-			}
-			for _, id := range revoked {
-				embedded.Revoke(id)
-			}
+			en.deny.set(embedded) // at once, not at the next reload
 		}
 		cert, key := o.enrol.tlsCert, o.enrol.tlsKey
 		if cert == "" {
@@ -276,8 +358,22 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 	if !secure && !isLoopback(o.httpAddr) {
 		return fmt.Errorf("--http %s is not on loopback: give --tls-cert and --tls-key", o.httpAddr)
 	}
+	var metricsToken []byte
+	if o.metricsTokenFile != "" {
+		b, err := os.ReadFile(o.metricsTokenFile)
+		if err != nil {
+			return fmt.Errorf("--metrics-token-file: %w", err)
+		}
+		if metricsToken = []byte(strings.TrimSpace(string(b))); len(metricsToken) < 16 {
+			return errors.New("--metrics-token-file: the token must be at least 16 characters")
+		}
+	}
+	proxies, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
 	srv, err := fleetserver.New(fleetserver.Options{Store: st, Broker: brokerURL, Identity: o.identity, TLS: clientTLS,
-		SecureCookies: secure, Rules: alerts.Rules{OfflineAfter: o.offlineAfter}, Notifiers: notifiers, Log: log})
+		MetricsToken: metricsToken, TrustedProxies: proxies, SecureCookies: secure, Rules: alerts.Rules{OfflineAfter: o.offlineAfter}, Notifiers: notifiers, Log: log})
 	if err != nil {
 		return err
 	}
@@ -300,6 +396,18 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		log.Info("simulated kiosks started", "kiosks", o.demoKiosks)
 	}
 
+	if o.metricsListen != "" {
+		ml, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", o.metricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.Metrics)
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go ms.Serve(ml)
+		defer ms.Close()
+		fmt.Fprintf(stdout, "ssu-fleetd: metrics at http://%s/metrics\n", ml.Addr())
+	}
 	hs := &http.Server{Addr: o.httpAddr, Handler: srv.Web, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	l, err := net.Listen("tcp", o.httpAddr)
@@ -330,6 +438,26 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 	hs.Shutdown(sctx)
 	cancel()
 	return <-done
+}
+
+// parsePrefixes reads comma-separated addresses or CIDR prefixes.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // loopbackFor turns a listen address such as "[::]:8883" into one a local client can dial.

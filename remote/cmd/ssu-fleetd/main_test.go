@@ -75,12 +75,12 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 func TestDemoStartsAndServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	httpAddr := "127.0.0.1:" + freePort(t)
+	httpAddr, metricsAddr := "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
 	var out syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--demo", "--data", t.TempDir(), "--http", httpAddr, "--broker-listen", "127.0.0.1:" + freePort(t),
-			"--demo-kiosks", "1", "--seed-sessions-per-month", "300"}, nil, &out, io.Discard)
+			"--demo-kiosks", "1", "--seed-sessions-per-month", "300", "--metrics-listen", metricsAddr}, nil, &out, io.Discard)
 	}()
 	var password string
 	deadline := time.Now().Add(90 * time.Second)
@@ -105,6 +105,43 @@ func TestDemoStartsAndServes(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
 		t.Fatalf("sign in with the printed demo password: %s", resp.Status)
 	}
+	// The simulated kiosk (a certificate straight from the demo CA, no enrolment) is filed at the demo
+	// place, not left unregistered, and not where it says it is ("sim-site").
+	session := resp.Cookies()
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/api/kiosks/kiosk-0001", nil)
+		for _, ck := range session {
+			req.AddCookie(ck)
+		}
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode == http.StatusOK {
+			if !strings.Contains(string(body), `"site": "st-james"`) {
+				t.Fatalf("the simulated kiosk is not at the demo place:\n%.400s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulated kiosk never showed up: %d %.200s", r.StatusCode, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Metrics are on their own listener, not on the dashboard's.
+	for addr, want := range map[string]int{httpAddr: http.StatusNotFound, metricsAddr: http.StatusOK} {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET http://%s/metrics: %s, want %d", addr, resp.Status, want)
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -113,5 +150,27 @@ func TestDemoStartsAndServes(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the demo did not stop")
+	}
+}
+
+// TestKioskPlaceRegistersAKiosk: `ssu-fleetd kiosk place` registers an unregistered kiosk at a site.
+func TestKioskPlaceRegistersAKiosk(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fleet.db")
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"kiosk", "place", "--store", path, "--site", "St James's", "--ward", "Ward 7", "kiosk-0042"},
+		nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	st, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if k, ok, err := st.Kiosk(ctx, "kiosk-0042"); !ok || err != nil || k.Site != "st-jamess" || k.Ward != "ward-7" || k.Unregistered {
+		t.Fatalf("kiosk = %+v, %v, %v", k, ok, err)
+	}
+	if code := run(ctx, []string{"kiosk", "place", "--store", path, "--site", "", "--ward", "w", "kiosk-0042"}, nil, io.Discard, io.Discard); code == 0 {
+		t.Fatal("an empty site was accepted")
 	}
 }

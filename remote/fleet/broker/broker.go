@@ -4,6 +4,11 @@
 // publish only under its own topics (its Will included: a forged Will refuses the connection) and
 // read only its own commands and acknowledgements (fleet.Policy); revoked identities are refused.
 //
+// Revocations reach the embedded broker two ways, and it refuses a client named by either: kiosk ids
+// (Config.Revoked and Revoke, from the enrolment store, which ssu-fleetd reads at every start and
+// again while it runs) and certificate serials (SetCRL, from the fleet CA's CRL, the same file
+// Mosquitto reads). Both refuse new connections and disconnect a connected client at once.
+//
 // The embedded broker keeps sessions, queued messages and retained statuses in memory only: after it
 // restarts, kiosks resend from their outboxes whatever the fleet server has not acknowledged and
 // announce themselves again, so nothing is lost, but commands queued for offline kiosks are. Fleets
@@ -16,9 +21,11 @@ package broker
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -35,10 +42,11 @@ const MaxPacketSize = 256 << 10
 
 // Config configures the embedded broker.
 type Config struct {
-	Addr    string      // listen address, e.g. ":8883" or "127.0.0.1:0"
-	TLS     *tls.Config // server certificate and ClientCAs; client certificates are required and verified
-	Fleet   string      // the fleet server's identity (certificate CN)
-	Revoked []string    // identities refused at connection
+	Addr    string               // listen address, e.g. ":8883" or "127.0.0.1:0"
+	TLS     *tls.Config          // server certificate and ClientCAs; client certificates are required and verified
+	Fleet   string               // the fleet server's identity (certificate CN)
+	Revoked []string             // identities refused at connection
+	CRL     *x509.RevocationList // certificates refused at connection (SetCRL replaces it)
 	Log     *slog.Logger
 }
 
@@ -71,9 +79,12 @@ func Start(cfg Config) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = MaxPacketSize
 	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false, Capabilities: caps})
-	h := &rules{policy: fleet.Policy{Fleet: cfg.Fleet}, revoked: map[string]bool{}, log: log}
+	h := &rules{policy: fleet.Policy{Fleet: cfg.Fleet}, revoked: map[string]bool{}, serials: map[string]bool{}, log: log}
 	for _, id := range cfg.Revoked {
 		h.revoked[id] = true
+	}
+	if cfg.CRL != nil {
+		h.serials = crlSerials(cfg.CRL)
 	}
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("start broker: %w", err)
@@ -104,6 +115,42 @@ func (b *Broker) Revoke(id string) {
 	}
 }
 
+// SetCRL refuses, from now on, every client certificate whose serial the list names (replacing the
+// serials of an earlier list) and disconnects connected clients holding one. The caller checks the
+// list's signature and freshness (pki.LoadCRL); SetCRL takes it as it is.
+func (b *Broker) SetCRL(crl *x509.RevocationList) {
+	serials := crlSerials(crl)
+	b.hook.mu.Lock()
+	b.hook.serials = serials
+	b.hook.mu.Unlock()
+	for _, cl := range b.srv.Clients.GetAll() {
+		if serial, ok := peerSerial(cl); ok && serials[serial.Text(16)] {
+			b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		}
+	}
+}
+
+func crlSerials(crl *x509.RevocationList) map[string]bool {
+	serials := map[string]bool{}
+	for _, e := range crl.RevokedCertificateEntries {
+		serials[e.SerialNumber.Text(16)] = true
+	}
+	return serials
+}
+
+// peerSerial is the serial of a client's verified certificate.
+func peerSerial(cl *mqtt.Client) (*big.Int, bool) {
+	conn, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return nil, false
+	}
+	st := conn.ConnectionState()
+	if len(st.PeerCertificates) == 0 {
+		return nil, false
+	}
+	return st.PeerCertificates[0].SerialNumber, true
+}
+
 // Close stops the broker; closing it again does nothing.
 func (b *Broker) Close() error {
 	b.close.Do(func() { b.err = b.srv.Close() })
@@ -117,7 +164,8 @@ type rules struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	revoked map[string]bool
+	revoked map[string]bool // kiosk ids
+	serials map[string]bool // certificate serials (hex) of the latest CRL
 }
 
 func (h *rules) ID() string { return "ssu-fleet-rules" }
@@ -145,9 +193,14 @@ func (h *rules) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	}
 	h.mu.Lock()
 	revoked := h.revoked[cn]
+	onCRL := h.serials[st.PeerCertificates[0].SerialNumber.Text(16)]
 	h.mu.Unlock()
 	if revoked {
 		h.log.Warn("broker: refused: identity revoked", "cn", cn)
+		return false
+	}
+	if onCRL {
+		h.log.Warn("broker: refused: certificate on the CRL", "cn", cn)
 		return false
 	}
 	if pk.Connect.WillFlag && !h.policy.Allowed(cn, pk.Connect.WillTopic, true) {

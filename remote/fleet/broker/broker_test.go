@@ -2,6 +2,8 @@ package broker_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"net"
 	"os"
 	"strings"
@@ -304,4 +306,62 @@ func TestMosquittoRefusesRevokedCertificate(t *testing.T) {
 		t.Fatalf("a valid certificate was refused: %v", err)
 	}
 	c.Disconnect(0)
+}
+
+// TestEmbeddedBrokerRefusesCertificatesOnTheCRL: a CRL given at start refuses the certificates it
+// lists; a later one (SetCRL) disconnects a connected holder and refuses it from then on, while a kiosk
+// whose other certificate is not listed still connects.
+func TestEmbeddedBrokerRefusesCertificatesOnTheCRL(t *testing.T) {
+	p := fleettest.NewPKI(t)
+	first, err := p.CA.IssueClient("kiosk-0005", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlOf := func(revoked ...*x509.Certificate) *x509.RevocationList {
+		b, err := p.CA.CRL(revoked...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			blk = &pem.Block{Bytes: b}
+		}
+		crl, err := x509.ParseRevocationList(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return crl
+	}
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", TLS: p.CA.ServerTLS(p.Server), Fleet: "fleet", CRL: crlOf(first.Cert)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if c, err := connect(b.URL(), p.CA.ClientTLS(first), "kiosk-0005", "", nil); err == nil {
+		c.Disconnect(0)
+		t.Fatal("a certificate on the CRL given at start connected")
+	}
+	second, err := p.CA.IssueClient("kiosk-0006", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := connect(b.URL(), p.CA.ClientTLS(second), "kiosk-0006", "", nil)
+	if err != nil {
+		t.Fatalf("a certificate not on the CRL was refused: %v", err)
+	}
+	b.SetCRL(crlOf(first.Cert, second.Cert))
+	fleettest.Eventually(t, 5*time.Second, func() bool { return !c.IsConnectionOpen() }, "the holder of a newly revoked certificate is disconnected")
+	if c, err := connect(b.URL(), p.CA.ClientTLS(second), "kiosk-0006", "", nil); err == nil {
+		c.Disconnect(0)
+		t.Fatal("a certificate on the new CRL reconnected")
+	}
+	renewed, err := p.CA.IssueClient("kiosk-0006", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := connect(b.URL(), p.CA.ClientTLS(renewed), "kiosk-0006", "", nil); err != nil {
+		t.Fatalf("the kiosk's certificate not on the CRL was refused: %v", err)
+	} else {
+		c.Disconnect(0)
+	}
 }

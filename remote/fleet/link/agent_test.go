@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -144,5 +145,32 @@ func TestHealthReportsTheOutboxBound(t *testing.T) {
 	}
 	if h.OutboxDepth != 10 || h.OutboxBound != 10 || h.OutboxDropped != 3 {
 		t.Fatalf("outbox in health: depth %d, bound %d, dropped %d; want 10, 10, 3", h.OutboxDepth, h.OutboxBound, h.OutboxDropped)
+	}
+}
+
+// TestHealthReportsADiskFullOutbox: events the outbox cannot write for lack of space are lost; health
+// says so (outbox_full, outbox_lost), so the fleet server can raise an alert.
+func TestHealthReportsADiskFullOutbox(t *testing.T) {
+	a, ob := newAgent(t)
+	ctx := context.Background()
+	if _, err := a.Record(ctx, fleet.UsageEvent{Kind: fleet.SessionStarted}); err != nil {
+		t.Fatal(err)
+	}
+	ob.SetFull(true)
+	for range 2 {
+		if _, err := a.Record(ctx, fleet.UsageEvent{Kind: fleet.SessionStarted}); err == nil {
+			t.Fatal("Record succeeded on a full outbox")
+		}
+	}
+	h := a.Health(ctx)
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !h.OutboxFull || h.OutboxLost != 2 || h.OutboxDepth != 1 {
+		t.Fatalf("health: full %v, lost %d, depth %d; want true, 2, 1", h.OutboxFull, h.OutboxLost, h.OutboxDepth)
+	}
+	b, _ := json.Marshal(h)
+	if !strings.Contains(string(b), `"outbox_full":true`) || !strings.Contains(string(b), `"outbox_lost":2`) {
+		t.Fatalf("health message lacks the disk-full fields: %s", b)
 	}
 }

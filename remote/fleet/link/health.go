@@ -57,6 +57,7 @@ func (a *Agent) Health(ctx context.Context) fleet.Health {
 	}
 	if st, err := a.cfg.Outbox.Stats(ctx); err == nil {
 		h.OutboxDepth, h.OutboxBound, h.OutboxDropped = st.Depth, st.Bound, st.Dropped
+		h.OutboxLost, h.OutboxFull = st.Lost, st.Full
 	}
 	var fs syscall.Statfs_t
 	if syscall.Statfs(a.cfg.DiskPath, &fs) == nil {

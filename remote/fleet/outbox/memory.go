@@ -15,6 +15,8 @@ type Memory struct {
 	items    []Item
 	ids      map[string]bool
 	dropped  int64
+	lost     int64
+	full     bool // SetFull: Put fails as on a full disk
 	conn     uint64
 	commands map[string]bool
 }
@@ -34,6 +36,10 @@ func (m *Memory) Put(_ context.Context, id string, payload []byte) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.full {
+		m.lost++
+		return ErrFull
+	}
 	if m.ids[id] {
 		return nil
 	}
@@ -89,7 +95,17 @@ func (m *Memory) Ack(_ context.Context, ids []string) (int, error) {
 func (m *Memory) Stats(context.Context) (Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Stats{Depth: len(m.items), Bound: m.bound, Dropped: m.dropped}, nil
+	return Stats{Depth: len(m.items), Bound: m.bound, Dropped: m.dropped, Lost: m.lost, Full: m.full}, nil
+}
+
+// ErrFull is what Memory.Put returns while SetFull holds.
+var ErrFull = errors.New("put: database or disk is full")
+
+// SetFull makes Put fail, and count the event lost, as Outbox does on a full disk (true), or work again.
+func (m *Memory) SetFull(full bool) {
+	m.mu.Lock()
+	m.full = full
+	m.mu.Unlock()
 }
 
 // NextConn adds one to the connection counter and returns it.

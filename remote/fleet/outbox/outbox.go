@@ -9,6 +9,11 @@
 // and counts it in Stats.Dropped, which the kiosk reports in its health messages. The bound is meant to
 // hold months of a kiosk's events (a busy kiosk writes a few hundred a day; the default holds 100,000).
 //
+// An event Put cannot write (the disk is full, or any other write error) is lost: Put returns the
+// error, and Stats counts it in Lost and says Full while the latest write failed for lack of space.
+// Those two live in memory (a full disk cannot take the count), from Open on; the kiosk reports them in
+// its health messages, and the fleet server raises an alert.
+//
 // It never inspects the payloads it holds and never logs them.
 package outbox
 
@@ -19,6 +24,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -39,6 +45,8 @@ type Stats struct {
 	Depth   int   // events waiting for acknowledgement
 	Bound   int   // most events kept
 	Dropped int64 // events deleted at the bound, ever
+	Lost    int64 // events Put could not write since Open (disk full or another write error)
+	Full    bool  // the latest Put failed because the disk (or the database) is full
 }
 
 // Outbox is the SQLite outbox. Its methods are safe for concurrent use.
@@ -48,6 +56,8 @@ type Outbox struct {
 
 	mu    sync.Mutex
 	depth int
+	lost  int64
+	full  bool
 }
 
 const schema = `
@@ -116,6 +126,29 @@ func (o *Outbox) Put(ctx context.Context, id string, payload []byte) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	err := o.put(ctx, id, payload)
+	if err != nil && ctx.Err() == nil {
+		o.lost++
+		o.full = isFull(err)
+	} else if err == nil {
+		o.full = false
+	}
+	return err
+}
+
+// sqliteFull is SQLite's result code for "database or disk is full".
+const sqliteFull = 13
+
+// isFull reports whether a write failed for lack of space.
+func isFull(err error) bool {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) && coded.Code()&0xff == sqliteFull {
+		return true
+	}
+	return errors.Is(err, syscall.ENOSPC)
+}
+
+func (o *Outbox) put(ctx context.Context, id string, payload []byte) error {
 	tx, err := o.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", id, err)
@@ -202,7 +235,7 @@ func (o *Outbox) Ack(ctx context.Context, ids []string) (int, error) {
 // Stats returns the depth, bound and dropped count.
 func (o *Outbox) Stats(ctx context.Context) (Stats, error) {
 	o.mu.Lock()
-	s := Stats{Depth: o.depth, Bound: o.bound}
+	s := Stats{Depth: o.depth, Bound: o.bound, Lost: o.lost, Full: o.full}
 	o.mu.Unlock()
 	err := o.db.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'dropped'), 0)`).Scan(&s.Dropped)
 	if err != nil {

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -175,4 +176,43 @@ func TestSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d events written before SIGKILL, %d in the outbox", len(written), len(items))
+}
+
+// TestDiskFullIsCountedInStats: when the outbox cannot write (SQLite's "database or disk is full",
+// here by capping the database's size, as a full disk does), Put fails, the event is counted as lost
+// and Stats says full; once writes succeed again, full clears and the count stays.
+func TestDiskFullIsCountedInStats(t *testing.T) {
+	ctx := context.Background()
+	o, err := Open(filepath.Join(t.TempDir(), "outbox.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if err := o.Put(ctx, "e-1", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := o.db.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.db.Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	if err := o.Put(ctx, "e-2", big); err == nil {
+		t.Fatal("a write beyond the size cap succeeded")
+	}
+	st, err := o.Stats(ctx)
+	if err != nil || !st.Full || st.Lost != 1 || st.Depth != 1 {
+		t.Fatalf("stats on a full disk = %+v, %v; want full, 1 lost, depth 1", st, err)
+	}
+	if _, err := o.db.Exec(`PRAGMA max_page_count = 1073741823`); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Put(ctx, "e-3", big); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := o.Stats(ctx); st.Full || st.Lost != 1 || st.Depth != 2 {
+		t.Fatalf("stats after space came back = %+v; want not full, 1 lost, depth 2", st)
+	}
 }

@@ -216,3 +216,37 @@ func LoadPool(caFile string) (*x509.CertPool, error) {
 	}
 	return p, nil
 }
+
+// LoadCRL reads a CRL (PEM or DER) and checks that a CA certificate in caFile signed it. A CRL past its
+// next update is returned all the same (what it revokes stays revoked); the caller may warn.
+func LoadCRL(crlFile, caFile string) (*x509.RevocationList, error) {
+	b, err := os.ReadFile(crlFile)
+	if err != nil {
+		return nil, fmt.Errorf("load crl: %w", err)
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		if blk.Type != "X509 CRL" {
+			return nil, fmt.Errorf("load crl %s: a PEM %q, not an X509 CRL", crlFile, blk.Type)
+		}
+		b = blk.Bytes
+	}
+	crl, err := x509.ParseRevocationList(b)
+	if err != nil {
+		return nil, fmt.Errorf("load crl %s: %w", crlFile, err)
+	}
+	cas, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("load crl: %w", err)
+	}
+	for rest := cas; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		ca, err := x509.ParseCertificate(blk.Bytes)
+		if err == nil && crl.CheckSignatureFrom(ca) == nil {
+			return crl, nil
+		}
+	}
+	return nil, fmt.Errorf("load crl %s: not signed by a CA in %s", crlFile, caFile)
+}

@@ -1,6 +1,6 @@
 // Package alerts watches the fleet's health and opens an alert when a kiosk needs people: offline for
 // longer than a while, its card reader missing, a spike of errors, a growing backlog of unsent events,
-// its device certificate about to expire. An alert is cleared when its condition goes away. Raising and
+// its outbox losing events to a full disk, its device certificate about to expire. An alert is cleared when its condition goes away. Raising and
 // clearing are announced to Notifiers (webhook, email).
 //
 // It must never notify about an alert twice, and a failing notifier must never stop the checks.
@@ -23,6 +23,7 @@ const (
 	ReaderMissing = "reader-missing"
 	ErrorSpike    = "error-spike"
 	OutboxBacklog = "outbox-backlog"
+	OutboxFull    = "outbox-full" // the kiosk's disk is full: new usage events are lost
 	CertExpiring  = "cert-expiring"
 )
 
@@ -168,6 +169,8 @@ func (c *Checker) conditions(ctx context.Context, k store.Kiosk, errCount int, n
 			detail: fmt.Sprintf("card reader %q", k.Reader)},
 		{kind: ErrorSpike, known: true, on: errCount >= r.ErrorSpike,
 			detail: fmt.Sprintf("%d errors in the last %s", errCount, r.ErrorWindow)},
+		{kind: OutboxFull, known: haveHealth, on: k.OutboxFull,
+			detail: fmt.Sprintf("disk full: usage events cannot be kept (%d lost since the kiosk started, %d MiB free)", k.OutboxLost, k.DiskFree>>20)},
 		{kind: CertExpiring, known: !k.CertExpiry.IsZero(), on: k.CertExpiry.Sub(now) < r.CertWarning,
 			detail: fmt.Sprintf("device certificate expires %s", k.CertExpiry.Format("2006-01-02"))},
 	}

@@ -173,3 +173,35 @@ func TestErrorSpikeRaisesAndClears(t *testing.T) {
 		t.Fatalf("open alerts two hours later = %+v, want none", open)
 	}
 }
+
+// TestOutboxFullRaisesAndClears: a kiosk whose outbox cannot write for lack of space (health says
+// outbox_full) gets an alert naming how many events were lost; it clears when writes succeed again.
+func TestOutboxFullRaisesAndClears(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.SQLite(t, store.Options{})
+	now := time.Now().UTC().Truncate(time.Second)
+	b := ingest.Batch{
+		Statuses: []fleet.Status{{V: 1, Kiosk: "kiosk-0001", Online: true, Conn: 1, At: now.Add(-time.Hour)}},
+		Health: []fleet.Health{{V: 1, Kiosk: "kiosk-0001", At: now.Add(-time.Minute), Reader: "ready", OutboxDepth: 3,
+			OutboxFull: true, OutboxLost: 7, DiskFreeBytes: 0}},
+	}
+	if _, err := s.Save(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if k, _, _ := s.Kiosk(ctx, "kiosk-0001"); !k.OutboxFull || k.OutboxLost != 7 {
+		t.Fatalf("kiosk = %+v; want its outbox full with 7 lost", k)
+	}
+	c := alerts.NewChecker(s, alerts.Rules{}, slog.New(slog.DiscardHandler))
+	if err := c.Check(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	open, _ := s.OpenAlerts(ctx, nil)
+	if len(open) != 1 || open[0].Kind != alerts.OutboxFull || !strings.Contains(open[0].Detail, "7 lost") {
+		t.Fatalf("open alerts = %+v; want one outbox-full naming 7 lost", open)
+	}
+	s.Save(ctx, ingest.Batch{Health: []fleet.Health{{V: 1, Kiosk: "kiosk-0001", At: now, Reader: "ready", OutboxLost: 7}}})
+	c.Check(ctx, now.Add(time.Second))
+	if open, _ := s.OpenAlerts(ctx, nil); len(open) != 0 {
+		t.Fatalf("open after space came back: %+v", open)
+	}
+}

@@ -17,6 +17,9 @@ type Kiosk struct {
 	Site       string    `json:"site"`
 	Ward       string    `json:"ward"`
 	Registered time.Time `json:"registered"`
+	// Unregistered: the kiosk has no site yet (its enrolment is unknown here, or registration is
+	// manual). Its messages are stored; its sessions count in no site's report until it is placed.
+	Unregistered bool `json:"unregistered"`
 
 	Known  bool      `json:"known"`  // a status has been received
 	Online bool      `json:"online"` // its latest status says online
@@ -30,6 +33,9 @@ type Kiosk struct {
 	AppVersion    string    `json:"app_version"`
 	ConfigVersion string    `json:"config_version"`
 	OutboxDepth   int       `json:"outbox_depth"`
+	OutboxDropped int64     `json:"outbox_dropped"` // events the kiosk's outbox discarded at its bound, ever
+	OutboxLost    int64     `json:"outbox_lost"`    // events it could not write (disk full…) since the kiosk started
+	OutboxFull    bool      `json:"outbox_full"`    // its latest write failed for lack of space
 	Maintenance   bool      `json:"maintenance"`
 	CertExpiry    time.Time `json:"cert_expiry"`
 	DiskFree      int64     `json:"disk_free"`
@@ -50,6 +56,7 @@ const kioskColumns = `k.id, k.site, k.ward, k.registered_at,
 	COALESCE(h.at, 0), COALESCE(h.reader, ''), COALESCE(h.pcscd, ''), COALESCE(h.identity_ok, 0), COALESCE(h.app_version, ''),
 	COALESCE(h.config, ''), COALESCE(h.outbox_depth, 0), COALESCE(h.maintenance, 0), COALESCE(h.cert_expiry, 0),
 	COALESCE(h.disk_free, 0), COALESCE(h.uptime_s, 0),
+	COALESCE(h.outbox_dropped, 0), COALESCE(h.outbox_lost, 0), COALESCE(h.outbox_full, 0),
 	(SELECT COUNT(*) FROM alerts a WHERE a.kiosk = k.id AND a.cleared_at = 0)
 	FROM kiosks k
 	LEFT JOIN kiosk_status st ON st.kiosk = k.id
@@ -58,14 +65,17 @@ const kioskColumns = `k.id, k.site, k.ward, k.registered_at,
 func scanKiosk(sc interface{ Scan(...any) error }) (Kiosk, error) {
 	var k Kiosk
 	var reg, since, conn, hat, cert int64
-	var online, idOK, maint int
+	var online, idOK, maint, full int
 	var statusVersion, healthVersion string
 	err := sc.Scan(&k.ID, &k.Site, &k.Ward, &reg, &online, &since, &conn, &statusVersion, &hat, &k.Reader, &k.PCSCD, &idOK,
-		&healthVersion, &k.ConfigVersion, &k.OutboxDepth, &maint, &cert, &k.DiskFree, &k.UptimeS, &k.OpenAlerts)
+		&healthVersion, &k.ConfigVersion, &k.OutboxDepth, &maint, &cert, &k.DiskFree, &k.UptimeS,
+		&k.OutboxDropped, &k.OutboxLost, &full, &k.OpenAlerts)
 	if err != nil {
 		return Kiosk{}, err
 	}
 	k.Registered, k.Since, k.LastHealth, k.CertExpiry = fromMS(reg), fromMS(since), fromMS(hat), fromMS(cert)
+	k.Unregistered = k.Site == ""
+	k.OutboxFull = full == 1
 	k.Known, k.Online, k.IdentityOK, k.Maintenance = conn >= 0, online == 1, idOK == 1, maint == 1
 	if conn >= 0 {
 		k.Conn = uint64(conn)
@@ -131,13 +141,64 @@ func (s *Store) AddKiosk(ctx context.Context, id, site, ward string) error {
 	if err := fleet.ValidKioskID(id); err != nil {
 		return fmt.Errorf("add kiosk: %w", err)
 	}
-	_, err := s.exec(ctx, `INSERT INTO kiosks (id, site, ward, registered_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward`, id, site, ward, time.Now().UnixMilli())
+	_, err := s.exec(ctx, `INSERT INTO kiosks (id, site, ward, registered_at, placed_by) VALUES (?, ?, ?, ?, 'admin')
+		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward, placed_by = excluded.placed_by`, id, site, ward, time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("add kiosk %s: %w", id, err)
 	}
 	s.mu.Lock()
-	s.places[id] = place{site, ward}
+	s.places[id] = cachedPlace{place{site, ward}, time.Now()}
+	s.mu.Unlock()
+	return nil
+}
+
+// PlaceKiosk is an IT admin's word on where a kiosk belongs: it registers the kiosk there (or moves
+// it). Site and ward are fleet place tokens (fleet.PlaceToken). What the kiosk reported while it was
+// unregistered (no site) moves with it into the place, so its sessions count in that site's reports;
+// what it reported at an earlier place stays there.
+func (s *Store) PlaceKiosk(ctx context.Context, id, site, ward string) error {
+	if err := fleet.ValidKioskID(id); err != nil {
+		return fmt.Errorf("place kiosk: %w", err)
+	}
+	for _, v := range []string{site, ward} {
+		if t, err := fleet.PlaceToken(v); err != nil || t != v {
+			return fmt.Errorf("place kiosk %s: %q is not a place token (a-z, 0-9 and dashes)", id, v)
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("place kiosk %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	exec := func(q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, s.q(q), args...)
+		return err
+	}
+	err = exec(`INSERT INTO kiosks (id, site, ward, registered_at, placed_by) VALUES (?, ?, ?, ?, 'admin')
+		ON CONFLICT (id) DO UPDATE SET site = excluded.site, ward = excluded.ward, placed_by = excluded.placed_by`, id, site, ward, time.Now().UnixMilli())
+	if err == nil {
+		err = exec(`UPDATE events SET site = ?, ward = ? WHERE kiosk = ? AND site = ''`, site, ward, id)
+	}
+	if err == nil {
+		err = exec(`UPDATE sessions SET site = ?, ward = ? WHERE kiosk = ? AND site = ''`, site, ward, id)
+	}
+	if err == nil {
+		// Daily usage is keyed by place: add the unregistered rows to the place's, then drop them.
+		cols := strings.Join(usageColumns[4:], ", ")
+		err = exec(`INSERT INTO daily_usage (`+strings.Join(usageColumns, ", ")+`)
+			SELECT day, kiosk, ?, ?, `+cols+` FROM daily_usage WHERE kiosk = ? AND site = '' `+usageConflict, site, ward, id)
+	}
+	if err == nil {
+		err = exec(`DELETE FROM daily_usage WHERE kiosk = ? AND site = ''`, id)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("place kiosk %s: %w", id, err)
+	}
+	s.mu.Lock()
+	s.places[id] = cachedPlace{place{site, ward}, time.Now()}
 	s.mu.Unlock()
 	return nil
 }
@@ -145,9 +206,9 @@ func (s *Store) AddKiosk(ctx context.Context, id, site, ward string) error {
 // Place is a site and ward with kiosks.
 type Place struct{ Site, Ward string }
 
-// Places returns every site and ward that has kiosks, sorted.
+// Places returns every site and ward that has registered kiosks, sorted (unregistered kiosks have none).
 func (s *Store) Places(ctx context.Context) ([]Place, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT site, ward FROM kiosks ORDER BY site, ward`)
+	rows, err := s.query(ctx, `SELECT DISTINCT site, ward FROM kiosks WHERE site <> '' ORDER BY site, ward`)
 	if err != nil {
 		return nil, fmt.Errorf("places: %w", err)
 	}

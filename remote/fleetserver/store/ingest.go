@@ -17,22 +17,26 @@ var _ ingest.Store = (*Store)(nil)
 type IngestStats struct {
 	NewEvents     int64         // events stored for the first time
 	Batches       int64         // batches committed
-	UnknownKiosk  int64         // messages dropped because their kiosk is not registered
+	Unregistered  int64         // messages stored from kiosks that are not placed at a site yet
 	LastBatchLag  time.Duration // commit time minus the time of the newest event of the last batch with events
 	LastBatchSize int
 }
 
 // IngestStats returns what Save has done since the store was opened.
 func (s *Store) IngestStats() IngestStats {
-	return IngestStats{NewEvents: s.newEvents.Load(), Batches: s.savedBatch.Load(), UnknownKiosk: s.unknown.Load(),
+	return IngestStats{NewEvents: s.newEvents.Load(), Batches: s.savedBatch.Load(), Unregistered: s.unregistered.Load(),
 		LastBatchLag: time.Duration(s.lastLagMS.Load()) * time.Millisecond}
 }
 
 type place struct{ site, ward string }
 
 // Save commits a batch from the fleet receiver, all or nothing (ingest.Store). Events are de-duplicated
-// by id; each new event also updates its session's row, which the usage reports read. Messages of
-// kiosks that are not registered are counted and dropped.
+// by id; each new event also updates its session's row, which the usage reports read.
+//
+// Every message of the batch is stored, so the receiver may acknowledge every event once Save returns:
+// a kiosk first heard of is registered in the same transaction, at the place its enrolment names
+// (Options.Enrolment) or, failing that, unregistered (no site). A kiosk's site and ward are always the
+// registered ones: what a message says of them is ignored.
 func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -41,51 +45,51 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 	defer tx.Rollback()
 	now := time.Now()
 	known := map[string]place{} // what this batch learnt; the store's cache takes it after the commit
-	lookup := func(kiosk string) (place, bool, error) {
+	lookup := func(kiosk string) (place, error) {
 		if p, ok := known[kiosk]; ok {
-			return p, true, nil
+			return p, nil
 		}
 		s.mu.Lock()
-		p, ok := s.places[kiosk]
+		c, ok := s.places[kiosk]
 		s.mu.Unlock()
-		if ok {
-			return p, true, nil
+		// An unregistered kiosk's place is read every time: an IT admin may place it from another
+		// process (ssu-fleetd kiosk place), and what arrives after that must go to the new place.
+		if ok && c.site != "" && now.Sub(c.read) < placeTTL {
+			return c.place, nil
 		}
-		err := tx.QueryRowContext(ctx, s.q(`SELECT site, ward FROM kiosks WHERE id = ?`), kiosk).Scan(&p.site, &p.ward)
-		if err == sql.ErrNoRows {
-			return place{}, false, nil
-		}
-		if err != nil {
-			return place{}, false, fmt.Errorf("look up kiosk %s: %w", kiosk, err)
+		var p place
+		var by string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT site, ward, placed_by FROM kiosks WHERE id = ?`), kiosk).Scan(&p.site, &p.ward, &by)
+		switch {
+		case err == sql.ErrNoRows:
+			if p, err = s.register(ctx, tx, kiosk, now); err != nil {
+				return place{}, err
+			}
+		case err != nil:
+			return place{}, fmt.Errorf("look up kiosk %s: %w", kiosk, err)
+		case by == "legacy":
+			// Placed by its own word before this version: its enrolment, when known, says otherwise.
+			if p, err = s.replaceLegacy(ctx, tx, kiosk, p); err != nil {
+				return place{}, err
+			}
 		}
 		known[kiosk] = p
-		return p, true, nil
+		return p, nil
+	}
+	count := func(p place) {
+		if p.site == "" {
+			s.unregistered.Add(1)
+		}
 	}
 
 	for _, st := range b.Statuses {
-		p, ok, err := lookup(st.Kiosk)
+		// The site and ward a kiosk announces are its configuration's, shown to nobody: where it
+		// belongs is its enrolment's or an IT admin's word (PlaceKiosk), never its own.
+		p, err := lookup(st.Kiosk)
 		if err != nil {
 			return 0, err
 		}
-		if !ok && s.autoRegister && st.Online {
-			p = place{st.Site, st.Ward}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO kiosks (id, site, ward, registered_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-				st.Kiosk, st.Site, st.Ward, now.UnixMilli()); err != nil {
-				return 0, fmt.Errorf("register kiosk %s: %w", st.Kiosk, err)
-			}
-			known[st.Kiosk], ok = p, true
-		}
-		if !ok {
-			s.unknown.Add(1)
-			continue
-		}
-		if st.Online && (st.Site != "" && st.Site != p.site || st.Ward != "" && st.Ward != p.ward) {
-			// A kiosk moved (its configuration says so): follow it.
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE kiosks SET site = ?, ward = ? WHERE id = ?`), st.Site, st.Ward, st.Kiosk); err != nil {
-				return 0, fmt.Errorf("move kiosk %s: %w", st.Kiosk, err)
-			}
-			known[st.Kiosk] = place{st.Site, st.Ward}
-		}
+		count(p)
 		at := st.At
 		if at.IsZero() || at.After(now) {
 			at = now
@@ -105,20 +109,21 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 
 	if len(b.Health) > 0 {
 		hs, err := tx.PrepareContext(ctx, s.q(`INSERT INTO health (kiosk, at, reader, pcscd, identity_ok, outbox_depth, maintenance,
-			app_version, config, cert_expiry, disk_free, uptime_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kiosk, at) DO NOTHING`))
+			app_version, config, cert_expiry, disk_free, uptime_s, outbox_dropped, outbox_lost, outbox_full)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kiosk, at) DO NOTHING`))
 		if err != nil {
 			return 0, fmt.Errorf("save health: %w", err)
 		}
 		defer hs.Close()
 		for _, h := range b.Health {
-			if _, ok, err := lookup(h.Kiosk); err != nil {
+			p, err := lookup(h.Kiosk)
+			if err != nil {
 				return 0, err
-			} else if !ok {
-				s.unknown.Add(1)
-				continue
 			}
+			count(p)
 			if _, err := hs.ExecContext(ctx, h.Kiosk, ms(h.At), h.Reader, h.PCSCD, b2i(h.IdentityReachable), h.OutboxDepth,
-				b2i(h.Maintenance), h.AppVersion, h.ConfigVersion, ms(h.CertExpiry), int64(min(h.DiskFreeBytes, 1<<62)), h.UptimeS); err != nil {
+				b2i(h.Maintenance), h.AppVersion, h.ConfigVersion, ms(h.CertExpiry), int64(min(h.DiskFreeBytes, 1<<62)), h.UptimeS,
+				h.OutboxDropped, h.OutboxLost, b2i(h.OutboxFull)); err != nil {
 				return 0, fmt.Errorf("save health of %s: %w", h.Kiosk, err)
 			}
 		}
@@ -130,17 +135,12 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 	if len(b.Events) > 0 {
 		var fresh []fleet.UsageEvent
 		for _, e := range b.Events {
-			p, ok, err := lookup(e.Kiosk)
+			p, err := lookup(e.Kiosk)
 			if err != nil {
 				return 0, err
 			}
-			if !ok {
-				s.unknown.Add(1)
-				continue
-			}
-			if e.Site == "" {
-				e.Site, e.Ward = p.site, p.ward
-			}
+			count(p)
+			e.Site, e.Ward = p.site, p.ward // never the kiosk's own say
 			fresh = append(fresh, e)
 		}
 		rows := make([][]any, len(fresh))
@@ -189,7 +189,9 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 	}
 	s.mu.Lock()
 	for k, p := range known {
-		s.places[k] = p
+		if c, ok := s.places[k]; !ok || !c.read.After(now) { // an IT admin's PlaceKiosk meanwhile wins
+			s.places[k] = cachedPlace{p, now}
+		}
 	}
 	s.mu.Unlock()
 	s.savedBatch.Add(1)
@@ -198,6 +200,50 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 		s.lastLagMS.Store(time.Since(newest).Milliseconds())
 	}
 	return added, nil
+}
+
+// replaceLegacy moves a kiosk that placed itself (before version 2) to its enrolment's place, when the
+// enrolment is known; else it keeps the place, and asks again at the next look-up.
+func (s *Store) replaceLegacy(ctx context.Context, tx *sql.Tx, kiosk string, p place) (place, error) {
+	if s.enrolment == nil {
+		return p, nil
+	}
+	e, ok, err := s.enrolment.EnrolledPlace(ctx, kiosk)
+	if err != nil {
+		return place{}, fmt.Errorf("kiosk %s: enrolment: %w", kiosk, err)
+	}
+	if !ok {
+		return p, nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE kiosks SET site = ?, ward = ?, placed_by = 'enrolment' WHERE id = ?`), e.Site, e.Ward, kiosk); err != nil {
+		return place{}, fmt.Errorf("kiosk %s: %w", kiosk, err)
+	}
+	return place{e.Site, e.Ward}, nil
+}
+
+// register records a kiosk first heard of, inside the batch's transaction: at its enrolment's place,
+// or unregistered (no site) when its enrolment is unknown or registration is manual.
+func (s *Store) register(ctx context.Context, tx *sql.Tx, kiosk string, now time.Time) (place, error) {
+	var p place
+	by := ""
+	if s.autoRegister && s.enrolment != nil {
+		e, ok, err := s.enrolment.EnrolledPlace(ctx, kiosk)
+		if err != nil {
+			return place{}, fmt.Errorf("register kiosk %s: enrolment: %w", kiosk, err)
+		}
+		if ok {
+			p, by = place{e.Site, e.Ward}, "enrolment"
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO kiosks (id, site, ward, registered_at, placed_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		kiosk, p.site, p.ward, now.UnixMilli(), by); err != nil {
+		return place{}, fmt.Errorf("register kiosk %s: %w", kiosk, err)
+	}
+	// Another server sharing the database may have registered it first: its row is the truth.
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT site, ward FROM kiosks WHERE id = ?`), kiosk).Scan(&p.site, &p.ward); err != nil {
+		return place{}, fmt.Errorf("register kiosk %s: %w", kiosk, err)
+	}
+	return p, nil
 }
 
 const insertEvent = `INSERT INTO events (id, kiosk, kind, at, session_at, site, ward, method, step, reason, error_code, card_key,

@@ -11,6 +11,10 @@ import (
 // that has shipped, add the next. One text serves both dialects: "{{id}}" is an auto-numbered primary
 // key and "{{clustered}}" makes SQLite keep a table's rows in primary-key order (WITHOUT ROWID), so
 // a report's range of sessions is read in one sequential pass. Times are Unix milliseconds (BIGINT) and flags 0/1 (INTEGER) in both, so every query is shared.
+//
+// Version 2: health keeps what the outbox lost; kiosks.placed_by says whose word a kiosk's place is:
+// "enrolment", "admin", "" (unregistered), or "legacy" for rows from before, when a kiosk's own birth
+// message placed it: those take their enrolment's place at their next message (Save).
 var migrations = []string{
 	1: `
 CREATE TABLE kiosks (
@@ -161,6 +165,11 @@ CREATE TABLE web_sessions (
 	csrf       TEXT NOT NULL,
 	expires_at BIGINT NOT NULL
 );`,
+	2: `
+ALTER TABLE health ADD COLUMN outbox_dropped BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE health ADD COLUMN outbox_lost BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE health ADD COLUMN outbox_full INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kiosks ADD COLUMN placed_by TEXT NOT NULL DEFAULT 'legacy'`,
 }
 
 // SchemaVersion is the version the store's schema is brought to.

@@ -14,13 +14,17 @@ import (
 // BenchmarkSave measures the store alone: batches of 500 usage events from 1,000 kiosks (five-event
 // sessions), as the fleet receiver hands them over, on SQLite and PostgreSQL.
 func BenchmarkSave(b *testing.B) {
+	enrolled := store.EnrolledPlaces{}
+	for k := 1; k <= 1000; k++ {
+		enrolled[fmt.Sprintf("kiosk-%04d", k)] = store.Place{Site: "s", Ward: "w"}
+	}
 	for _, d := range []string{"sqlite", "postgres"} {
 		b.Run(d, func(b *testing.B) {
 			var s *store.Store
 			if d == "sqlite" {
-				s = storetest.SQLite(b, store.Options{})
+				s = storetest.SQLite(b, store.Options{Enrolment: enrolled})
 			} else {
-				s = storetest.Postgres(b, store.Options{})
+				s = storetest.Postgres(b, store.Options{Enrolment: enrolled})
 			}
 			var births []fleet.Status
 			for k := 1; k <= 1000; k++ {

@@ -45,32 +45,62 @@ type Store struct {
 	read    *sql.DB // for reports: the same database; on SQLite a pool of read-only connections
 	dialect Dialect
 	loc     *time.Location // where "hour of day" and "day" mean something to people
-	// AutoRegister: a kiosk's first valid birth message registers it. When false, only kiosks added
-	// with AddKiosk are known and everything else is counted and dropped.
+	// autoRegister: a kiosk first heard of takes its place from its enrolment. When false (manual
+	// registration) it stays unregistered until an IT admin places it (PlaceKiosk).
 	autoRegister bool
+	enrolment    Enrolment
 
 	mu     sync.Mutex
-	places map[string]place // registered kiosks' sites and wards, as far as seen
+	places map[string]cachedPlace // kiosks' sites and wards, as read at most placeTTL ago
 
-	unknown    atomic.Int64 // messages dropped because their kiosk is not registered
-	lastLagMS  atomic.Int64 // ingest lag of the last batch: commit time minus the newest event's time
-	newEvents  atomic.Int64
-	savedBatch atomic.Int64
+	unregistered atomic.Int64 // messages stored from kiosks that have no site yet
+	lastLagMS    atomic.Int64 // ingest lag of the last batch: commit time minus the newest event's time
+	newEvents    atomic.Int64
+	savedBatch   atomic.Int64
+}
+
+// placeTTL is how long Save trusts its cached copy of a kiosk's place: another server sharing the
+// database may have placed or moved the kiosk since.
+const placeTTL = time.Minute
+
+type cachedPlace struct {
+	place
+	read time.Time
 }
 
 // Options configure Open.
 type Options struct {
 	// Location is the time zone of the reports' hours and days; default Europe/London.
 	Location *time.Location
-	// ManualRegistration: only kiosks added with AddKiosk are known (default: a kiosk registers itself
-	// with its first birth message, which only a kiosk holding a certificate of the fleet CA can send).
+	// Enrolment says where enrolled kiosks belong. A kiosk first heard of takes its site and ward from
+	// it; a kiosk it does not know (or every new kiosk, with ManualRegistration) is stored as
+	// unregistered (no site) until an IT admin places it. What a kiosk says of its own site and ward is
+	// never used: a kiosk must not be able to write into another site's reports.
+	Enrolment Enrolment
+	// ManualRegistration: a new kiosk is unregistered until an IT admin places it, even when its
+	// enrolment names a place. Its messages are stored (and its events acknowledged) all the same.
 	ManualRegistration bool
+}
+
+// Enrolment tells where an enrolled kiosk belongs: the site and ward of the token it enrolled with.
+// ssu-fleetd reads it from the enrolment store (provisioning/enrol); EnrolledPlaces is a fixed one.
+type Enrolment interface {
+	EnrolledPlace(ctx context.Context, kiosk string) (p Place, ok bool, err error)
+}
+
+// EnrolledPlaces is an Enrolment from a map of kiosk ids to places.
+type EnrolledPlaces map[string]Place
+
+// EnrolledPlace implements Enrolment.
+func (e EnrolledPlaces) EnrolledPlace(_ context.Context, kiosk string) (Place, bool, error) {
+	p, ok := e[kiosk]
+	return p, ok, nil
 }
 
 // Open opens the store named by dsn: a postgres:// or postgresql:// URL for PostgreSQL, anything else is
 // a SQLite file path (":memory:" is not supported: use a temporary file). The schema is brought up to date.
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
-	s := &Store{loc: opt.Location, autoRegister: !opt.ManualRegistration, places: map[string]place{}}
+	s := &Store{loc: opt.Location, autoRegister: !opt.ManualRegistration, enrolment: opt.Enrolment, places: map[string]cachedPlace{}}
 	if s.loc == nil {
 		loc, err := time.LoadLocation("Europe/London")
 		if err != nil {

@@ -53,8 +53,11 @@ func TestMigrationsApplyOnce(t *testing.T) {
 	})
 }
 
-func TestSaveRegistersDeduplicatesAndDropsUnknown(t *testing.T) {
-	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+// enrolled is where the enrolment service put the test kiosks.
+var enrolled = store.EnrolledPlaces{"kiosk-0001": {Site: "leeds-gi", Ward: "ward-3"}, "kiosk-0002": {Site: "st-james", Ward: "ward-1"}}
+
+func TestSaveRegistersAtEnrolledPlaceAndDeduplicates(t *testing.T) {
+	storetest.Each(t, store.Options{Enrolment: enrolled}, func(t *testing.T, s *store.Store) {
 		start := time.Date(2026, 10, 5, 9, 30, 0, 0, time.UTC) // a Monday, 10:30 in London
 		evs := session("kiosk-0001", start,
 			fleet.UsageEvent{Kind: fleet.MethodChosen, Method: "sms"},
@@ -62,22 +65,21 @@ func TestSaveRegistersDeduplicatesAndDropsUnknown(t *testing.T) {
 			fleet.UsageEvent{Kind: fleet.CodeRefused},
 			fleet.UsageEvent{Kind: fleet.Unlocked, DurationMS: 95_000, CardKey: strings.Repeat("ab", 32)},
 			fleet.UsageEvent{Kind: fleet.PasscodeChanged})
-		stray := session("kiosk-0099", start) // never said hello
-		b := ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "leeds-gi", "ward-3", 1)},
-			Events: append(append([]fleet.UsageEvent{}, evs...), stray...)}
+		// The kiosk claims to be somewhere else, in its birth and in its events: neither counts.
+		for i := range evs {
+			evs[i].Site, evs[i].Ward = "st-james", "ward-9"
+		}
+		b := ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "st-james", "ward-9", 1)}, Events: evs}
 		n, err := s.Save(ctx, b)
 		if err != nil || n != len(evs) {
 			t.Fatalf("save = %d, %v; want %d new", n, err, len(evs))
-		}
-		if got := s.IngestStats().UnknownKiosk; got != int64(len(stray)) {
-			t.Fatalf("unknown-kiosk messages = %d, want %d", got, len(stray))
 		}
 		// The same events again (a kiosk resending): nothing new, the session is not counted twice.
 		if n, err := s.Save(ctx, ingest.Batch{Events: evs}); n != 0 || err != nil {
 			t.Fatalf("resave = %d, %v", n, err)
 		}
 		k, ok, err := s.Kiosk(ctx, "kiosk-0001")
-		if !ok || err != nil || k.Site != "leeds-gi" || k.Ward != "ward-3" || !k.Online || k.AppVersion != "1.2.3" {
+		if !ok || err != nil || k.Site != "leeds-gi" || k.Ward != "ward-3" || k.Unregistered || !k.Online || k.AppVersion != "1.2.3" {
 			t.Fatalf("kiosk = %+v, %v, %v", k, ok, err)
 		}
 		from, to := store.MonthPeriod(2026, time.October, s.Location())
@@ -92,20 +94,77 @@ func TestSaveRegistersDeduplicatesAndDropsUnknown(t *testing.T) {
 		if r.MedianUnlock != 95*time.Second || r.Heatmap[0][10] != 1 || len(r.BySite) != 1 || r.BySite[0].Site != "leeds-gi" {
 			t.Fatalf("median %v, heat map Monday 10:00 = %d, sites %+v", r.MedianUnlock, r.Heatmap[0][10], r.BySite)
 		}
+		// An RA of the site the kiosk claimed sees nothing of it.
+		r, err = s.Report(ctx, store.ReportFilter{From: from, To: to, Sites: []string{"st-james"}})
+		if err != nil || r.Total != (store.Counts{}) {
+			t.Fatalf("st-james report = %+v, %v; want nothing", r.Total, err)
+		}
+		// A later birth claiming another place does not move it either.
+		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "wharfedale", "ward-2", 2)}})
+		if k, _, _ := s.Kiosk(ctx, "kiosk-0001"); k.Site != "leeds-gi" || k.Ward != "ward-3" {
+			t.Fatalf("a birth moved the kiosk to %s/%s", k.Site, k.Ward)
+		}
 	})
 }
 
-func TestManualRegistrationDropsUnregisteredBirths(t *testing.T) {
-	storetest.Each(t, store.Options{ManualRegistration: true}, func(t *testing.T, s *store.Store) {
-		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "a", "b", 1)}})
-		if _, ok, _ := s.Kiosk(ctx, "kiosk-0001"); ok {
-			t.Fatal("an unregistered kiosk registered itself")
+// TestUnknownKiosksAreStoredUnregistered: an event from a kiosk never heard of (no birth yet, no
+// enrolment known) is stored, so acknowledging it is true; the kiosk is unregistered and its session
+// is in no site's report until an IT admin places it, when its history follows it.
+func TestUnknownKiosksAreStoredUnregistered(t *testing.T) {
+	storetest.Each(t, store.Options{Enrolment: enrolled}, func(t *testing.T, s *store.Store) {
+		start := time.Date(2026, 10, 6, 14, 0, 0, 0, time.UTC)
+		stray := session("kiosk-0099", start, fleet.UsageEvent{Kind: fleet.Unlocked, DurationMS: 60_000})
+		for i := range stray {
+			stray[i].Site = "leeds-gi"
 		}
-		if err := s.AddKiosk(ctx, "kiosk-0001", "site-a", "ward-1"); err != nil {
+		if n, err := s.Save(ctx, ingest.Batch{Events: stray}); n != len(stray) || err != nil {
+			t.Fatalf("save = %d, %v; want %d new", n, err, len(stray))
+		}
+		if n, _ := s.CountEvents(ctx); n != len(stray) {
+			t.Fatalf("events stored = %d, want %d", n, len(stray))
+		}
+		if got := s.IngestStats().Unregistered; got != int64(len(stray)) {
+			t.Fatalf("unregistered messages = %d, want %d", got, len(stray))
+		}
+		k, ok, _ := s.Kiosk(ctx, "kiosk-0099")
+		if !ok || !k.Unregistered || k.Site != "" {
+			t.Fatalf("kiosk = %+v, %v; want it unregistered", k, ok)
+		}
+		from, to := store.MonthPeriod(2026, time.October, s.Location())
+		if r, _ := s.Report(ctx, store.ReportFilter{From: from, To: to, Sites: []string{"leeds-gi"}}); r.Total.Sessions != 0 {
+			t.Fatalf("leeds-gi report counts %d sessions of an unregistered kiosk", r.Total.Sessions)
+		}
+		if err := s.PlaceKiosk(ctx, "kiosk-0099", "wharfedale", "ward-2"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Report(ctx, store.ReportFilter{From: from, To: to, Sites: []string{"wharfedale"}})
+		if err != nil || r.Total.Sessions != 1 || r.Total.Unlocks != 1 {
+			t.Fatalf("wharfedale report after placing = %+v, %v", r.Total, err)
+		}
+		if r, _ := s.Report(ctx, store.ReportFilter{From: from, To: to}); r.Total.Sessions != 1 {
+			t.Fatalf("whole fleet report after placing = %+v: a session counted twice or lost", r.Total)
+		}
+		if err := s.PlaceKiosk(ctx, "kiosk-0099", "Wharfedale", "ward-2"); err == nil {
+			t.Fatal("a place that is not a token was accepted")
+		}
+	})
+}
+
+// TestManualRegistrationKeepsNewKiosksUnregistered: with manual registration a kiosk's enrolment does
+// not place it; its messages are stored, and an IT admin's PlaceKiosk registers it.
+func TestManualRegistrationKeepsNewKiosksUnregistered(t *testing.T) {
+	storetest.Each(t, store.Options{ManualRegistration: true, Enrolment: enrolled}, func(t *testing.T, s *store.Store) {
+		if _, err := s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "a", "b", 1)}}); err != nil {
+			t.Fatal(err)
+		}
+		if k, ok, _ := s.Kiosk(ctx, "kiosk-0001"); !ok || !k.Unregistered || !k.Online {
+			t.Fatalf("new kiosk = %+v, %v; want it online and unregistered", k, ok)
+		}
+		if err := s.PlaceKiosk(ctx, "kiosk-0001", "site-a", "ward-1"); err != nil {
 			t.Fatal(err)
 		}
 		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "", "", 2)}})
-		if k, ok, _ := s.Kiosk(ctx, "kiosk-0001"); !ok || !k.Online || k.Site != "site-a" {
+		if k, ok, _ := s.Kiosk(ctx, "kiosk-0001"); !ok || !k.Online || k.Site != "site-a" || k.Unregistered {
 			t.Fatalf("registered kiosk = %+v", k)
 		}
 	})
@@ -236,7 +295,8 @@ func TestReportFiltersBySiteAndRefusesBadPeriods(t *testing.T) {
 // TestReportCountsEveryFigure ingests one session of each outcome, at two kiosks on two wards, and checks
 // every figure an RA reads: totals, the groups, each breakdown, the weekly trend and the tables.
 func TestReportCountsEveryFigure(t *testing.T) {
-	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+	places := store.EnrolledPlaces{"kiosk-0001": {Site: "leeds", Ward: "ward-1"}, "kiosk-0002": {Site: "leeds", Ward: "ward-2"}}
+	storetest.Each(t, store.Options{Enrolment: places}, func(t *testing.T, s *store.Store) {
 		mon := time.Date(2026, 10, 5, 9, 30, 0, 0, time.UTC) // a Monday, 10:30 in London
 		at := func(days int) time.Time { return mon.AddDate(0, 0, days) }
 		k1, k2 := "kiosk-0001", "kiosk-0002"

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,9 +48,9 @@ func NewMetrics(src MetricsSource, receiver func() ingest.Counters) *prometheus.
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ssu_fleet_ingest_lag_seconds",
 			Help: "For the latest batch with events: commit time minus the time of its newest event."},
 			func() float64 { return src.IngestStats().LastBatchLag.Seconds() }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_ingest_dropped_total", Help: "Messages dropped by ingest.",
-			ConstLabels: prometheus.Labels{"reason": "unknown-kiosk"}},
-			func() float64 { return float64(src.IngestStats().UnknownKiosk) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ssu_fleet_ingest_unregistered_total",
+			Help: "Messages stored from kiosks that are not placed at a site yet."},
+			func() float64 { return float64(src.IngestStats().Unregistered) }),
 	)
 	if receiver != nil {
 		reg.MustRegister(
@@ -67,6 +69,22 @@ func NewMetrics(src MetricsSource, receiver func() ingest.Counters) *prometheus.
 	return reg
 }
 
-func metricsHandler(reg *prometheus.Registry) http.Handler {
+// MetricsHandler serves a registry's metrics to Prometheus, with no sign-in: serve it on a listener
+// only the monitoring system reaches (ssu-fleetd --metrics-listen), or behind a bearer token
+// (Config.MetricsToken).
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// bearer lets through only requests carrying "Authorization: Bearer <token>".
+func bearer(token []byte, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

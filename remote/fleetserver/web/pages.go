@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -95,9 +96,29 @@ func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: it must be a path of this origin ("/reports?month=…"),
+// checked as browsers read it. Anything else gives "/": a scheme or a host, a network-path reference
+// ("//evil.example"), a backslash (browsers read "/\evil.example" as "//evil.example"), and any control
+// character or space, which browsers strip before parsing ("/\t/evil.example" becomes "//evil.example").
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if next == "" || next[0] != '/' {
+		return "/"
+	}
+	for _, r := range next {
+		if r < 0x21 || r == 0x7f || r == '\\' || (r >= 0x80 && r <= 0x9f) || r == '\u2028' || r == '\u2029' || r == '\ufeff' {
+			return "/"
+		}
+	}
+	if strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	// A percent-encoded slash or backslash at the start could be decoded by something on the way.
+	if p := strings.ToLower(u.EscapedPath()); strings.HasPrefix(p, "/%2f") || strings.HasPrefix(p, "/%5c") {
 		return "/"
 	}
 	return next
@@ -114,13 +135,14 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	defer clear(password)
 	next := safeNext(r.PostFormValue("next"))
 	now := s.cfg.Now()
-	keys := []string{"ip:" + clientIP(r), "user:" + strings.ToLower(name)}
+	addr, account := s.clientIP(r), strings.ToLower(name)
 	again := func(code int, msg string) {
 		w.WriteHeader(code)
 		s.render(w, r, "login", viewer{}, map[string]any{"Title": "Sign in", "Next": next, "Name": name, "Error": msg})
 	}
-	if !s.login.allowed(now, keys...) {
-		again(http.StatusTooManyRequests, "Too many failed sign-ins. Wait 15 minutes and try again.")
+	if !s.accounts.allowed(now, account) || !s.addresses.allowed(now, addr) {
+		s.log.Warn("web: sign-in refused: too many failures", "ip", addr)
+		again(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Wait %d minutes and try again.", int(s.cfg.Login.Window.Minutes())))
 		return
 	}
 	u, found, err := s.cfg.Store.User(r.Context(), name)
@@ -133,12 +155,13 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		hash = u.PasswordHash
 	}
 	if ok := CheckPassword(hash, password); !ok || !found {
-		s.login.fail(now, keys...)
-		s.log.Warn("web: sign-in refused", "ip", clientIP(r))
+		s.accounts.fail(now, account)
+		s.addresses.fail(now, addr)
+		s.log.Warn("web: sign-in refused", "ip", addr)
 		again(http.StatusUnauthorized, "That name and password do not match an account.")
 		return
 	}
-	s.login.succeed(keys[1])
+	s.accounts.succeed(account)
 	token, hashed := newToken()
 	csrf, _ := newToken()
 	if err := s.cfg.Store.CreateSession(r.Context(), hashed, u.Name, csrf, now.Add(s.cfg.SessionTTL)); err != nil {
@@ -223,7 +246,34 @@ func (s *Server) kioskPage(w http.ResponseWriter, r *http.Request, v viewer) {
 	}
 	s.render(w, r, "kiosk", v, map[string]any{"Title": "Kiosk " + id, "K": d.kiosk, "History": table, "HistoryCount": len(d.health),
 		"Chart": healthChart(d.health, s.cfg.Now()), "Commands": d.commands, "Alerts": d.alerts, "Refresh": true,
-		"Sent": r.URL.Query().Get("sent"), "CmdError": r.URL.Query().Get("error")})
+		"Sent": r.URL.Query().Get("sent"), "CmdError": r.URL.Query().Get("error"), "PlaceError": r.URL.Query().Get("place-error")})
+}
+
+// placeSubmit is an IT admin registering (or moving) a kiosk: the only way a kiosk's site and ward
+// change besides its enrolment. What the kiosk itself says never does.
+func (s *Server) placeSubmit(w http.ResponseWriter, r *http.Request, v viewer) {
+	id := r.PathValue("id")
+	if _, ok, err := s.cfg.Store.Kiosk(r.Context(), id); err != nil {
+		s.internal(w, r, v, err)
+		return
+	} else if !ok {
+		s.fail(w, r, v, http.StatusNotFound, "There is no kiosk "+id+".")
+		return
+	}
+	site, err1 := fleet.PlaceToken(r.PostFormValue("site"))
+	ward, err2 := fleet.PlaceToken(r.PostFormValue("ward"))
+	q := url.Values{}
+	if err := errors.Join(err1, err2); err != nil {
+		q.Set("place-error", "a site and a ward need letters or digits, and no six digits in a row")
+		http.Redirect(w, r, "/kiosks/"+url.PathEscape(id)+"?"+q.Encode()+"#place", http.StatusSeeOther)
+		return
+	}
+	if err := s.cfg.Store.PlaceKiosk(r.Context(), id, site, ward); err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	s.log.Info("web: kiosk placed", "user", v.Name, "kiosk", id, "site", site, "ward", ward)
+	http.Redirect(w, r, "/kiosks/"+url.PathEscape(id), http.StatusSeeOther)
 }
 
 // command turns a web request into a fleet command.

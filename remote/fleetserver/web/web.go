@@ -3,9 +3,19 @@
 // and for Registration Authorities (usage reports, CSV, a print-ready monthly report), the same data as
 // JSON under /api/, and Prometheus metrics at /metrics.
 //
-// Every page but the login page and /metrics needs a signed-in account: IT admins see and command the
-// fleet, viewers see it, RAs see only their own sites' reports. It must never show, log or return a
-// password, a session token or anything personal about a kiosk's users (the store holds nothing of it).
+// Every page but the login page needs a signed-in account: IT admins see and command the fleet,
+// viewers see it, RAs see only their own sites' reports. /metrics is not on this handler unless
+// Config.MetricsToken is set, and then only with that bearer token; MetricsHandler serves it on a
+// listener of its own (ssu-fleetd --metrics-listen).
+//
+// Sign-in is limited per account (LoginLimits.PerAccount failures in the window lock that account, from
+// anywhere) and per address (a much higher bound, so one person's typos behind a trust's NAT do not
+// lock out everyone else there). The address is the connection's, or, when the connection comes from a
+// configured trusted proxy (Config.TrustedProxies), the address that proxy put in X-Forwarded-For;
+// that header is ignored from anyone else. After sign-in the browser goes only to a same-origin path.
+//
+// It must never show, log or return a password, a session token or anything personal about a kiosk's
+// users (the store holds nothing of it).
 package web
 
 import (
@@ -17,6 +27,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +51,7 @@ type Store interface {
 	KioskAlerts(ctx context.Context, kiosk string, limit int) ([]store.Alert, error)
 	AddCommand(ctx context.Context, c store.Command) error
 	MarkCommand(ctx context.Context, id, status, reason string) error
+	PlaceKiosk(ctx context.Context, id, site, ward string) error
 	Commands(ctx context.Context, kiosk string, limit int) ([]store.Command, error)
 	Report(ctx context.Context, f store.ReportFilter) (*store.Report, error)
 	User(ctx context.Context, name string) (store.User, bool, error)
@@ -63,17 +75,31 @@ type Config struct {
 	Secure     bool
 	SessionTTL time.Duration // default 8 h
 	Metrics    *prometheus.Registry
-	Log        *slog.Logger
-	Now        func() time.Time
+	// MetricsToken, when set, serves Metrics at /metrics on this handler to requests carrying
+	// "Authorization: Bearer <token>". Unset, /metrics is not served here (see MetricsHandler).
+	MetricsToken []byte
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (sign-in limits
+	// and logs); a request from anywhere else is known by its connection's address only.
+	TrustedProxies []netip.Prefix
+	Login          LoginLimits
+	Log            *slog.Logger
+	Now            func() time.Time
+}
+
+// LoginLimits bound failed sign-ins within a window; zero fields take the defaults.
+type LoginLimits struct {
+	PerAccount int           // failures that lock one account; default 5
+	PerAddress int           // failures from one address, whatever the accounts; default 100
+	Window     time.Duration // default 15 min
 }
 
 // Server serves the web side.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	pages map[string]*template.Template
-	login *limiter
-	mux   *http.ServeMux
+	cfg                 Config
+	log                 *slog.Logger
+	pages               map[string]*template.Template
+	accounts, addresses *limiter
+	mux                 *http.ServeMux
 }
 
 // sessionCookie names the cookie holding a session token.
@@ -87,7 +113,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, login: newLimiter(5, 15*time.Minute), mux: http.NewServeMux()}
+	if cfg.Login.PerAccount <= 0 {
+		cfg.Login.PerAccount = 5
+	}
+	if cfg.Login.PerAddress <= 0 {
+		cfg.Login.PerAddress = 100
+	}
+	if cfg.Login.Window <= 0 {
+		cfg.Login.Window = 15 * time.Minute
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(),
+		accounts: newLimiter(cfg.Login.PerAccount, cfg.Login.Window), addresses: newLimiter(cfg.Login.PerAddress, cfg.Login.Window)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -99,8 +135,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /login", s.loginPage)
 	s.mux.HandleFunc("POST /login", s.loginSubmit)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	if cfg.Metrics != nil {
-		s.mux.Handle("GET /metrics", metricsHandler(cfg.Metrics))
+	if cfg.Metrics != nil && len(cfg.MetricsToken) > 0 {
+		s.mux.Handle("GET /metrics", bearer(cfg.MetricsToken, MetricsHandler(cfg.Metrics)))
 	}
 	staff := []string{RoleITAdmin, RoleViewer}
 	everyone := []string{RoleITAdmin, RoleViewer, RoleRA}
@@ -108,6 +144,7 @@ func New(cfg Config) (*Server, error) {
 	s.route("GET /{$}", everyone, s.fleetPage)
 	s.route("GET /kiosks/{id}", staff, s.kioskPage)
 	s.route("POST /kiosks/{id}/commands", []string{RoleITAdmin}, s.commandSubmit)
+	s.route("POST /kiosks/{id}/place", []string{RoleITAdmin}, s.placeSubmit)
 	s.route("GET /alerts", staff, s.alertsPage)
 	s.route("GET /reports", everyone, s.reportPage)
 	s.route("GET /reports/print", everyone, s.reportPrint)
@@ -229,12 +266,42 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.Encode(v)
 }
 
-// clientIP is the address a request came from (the server is not meant to sit behind a proxy that
-// would make this meaningless; if it does, the limit applies to the proxy, which is still safe).
-func clientIP(r *http.Request) string {
+// clientIP is the address a request came from: its connection's, unless that is a trusted proxy, when
+// it is the nearest address in X-Forwarded-For that is not itself a trusted proxy (the proxy appends
+// the address it saw; anything to the left of that came from the client and is not believed).
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer) {
+		return host
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a hop we cannot read: stop at the last one we could
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a.String()
+		}
+		host = a.String()
 	}
 	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -48,10 +48,13 @@ type fixture struct {
 	sender *sender
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves the web side over a store with two kiosks and three accounts; opts adjust its
+// configuration.
+func newFixture(t *testing.T, opts ...func(*web.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.SQLite(t, store.Options{})
+	st := storetest.SQLite(t, store.Options{Enrolment: store.EnrolledPlaces{
+		"kiosk-0001": {Site: "site-a", Ward: "w1"}, "kiosk-0002": {Site: "site-b", Ward: "w1"}}})
 	hash, err := web.HashPassword([]byte(password), web.DefaultKDF)
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +84,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{st: st, sender: &sender{}}
-	w, err := web.New(web.Config{Store: st, Commands: f.sender, Secure: true, Log: slog.New(slog.DiscardHandler),
-		Metrics: web.NewMetrics(st, nil)})
+	cfg := web.Config{Store: st, Commands: f.sender, Secure: true, Log: slog.New(slog.DiscardHandler),
+		Metrics: web.NewMetrics(st, nil)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	w, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +178,8 @@ func TestLoggedOutRequestsAreRefused(t *testing.T) {
 	if code, _ := f.get(t, c, "/login"); code != http.StatusOK {
 		t.Fatal("the sign-in page is not public")
 	}
-	if code, body := f.get(t, c, "/metrics"); code != http.StatusOK || !strings.Contains(body, "ssu_fleet_kiosks_online 2") {
-		t.Fatalf("metrics: %d\n%.300s", code, body)
+	if code, _ := f.get(t, c, "/metrics"); code != http.StatusNotFound {
+		t.Fatalf("metrics on the public listener without a token configured: %d, want 404", code)
 	}
 }
 
@@ -284,7 +291,7 @@ func TestPasswordHash(t *testing.T) {
 // TestReportTablesCSVAndPrint: every table of the report downloads as CSV, and the report page and its
 // print view carry the figures, SVG charts and no script the page needs to read them.
 func TestReportTablesCSVAndPrint(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, func(c *web.Config) { c.MetricsToken = []byte(metricsToken) })
 	c := f.client(t, "viewer")
 	for _, name := range []string{"summary", "by-site", "by-ward", "by-kiosk", "abandoned-by-step", "timed-out-by-step",
 		"card-removed-by-step", "ineligible-by-reason", "errors-by-code", "busiest-hours", "weekly-trend", "repeat-lockouts"} {
@@ -320,10 +327,61 @@ func TestReportTablesCSVAndPrint(t *testing.T) {
 	if _, body := f.get(t, c, "/reports/print?month=2026-10"); !strings.Contains(body, "/static/print.css") {
 		t.Error("the print view does not use the print style sheet")
 	}
-	code, body := f.get(t, c, "/metrics")
+	code, body := f.getBearer(t, "/metrics", metricsToken)
 	for _, want := range []string{"ssu_fleet_kiosks_online 2", "ssu_fleet_events_ingested_total", "ssu_fleet_ingest_lag_seconds"} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestITAdminRegistersAnUnregisteredKiosk: a kiosk the fleet server knows only by its messages shows as
+// unregistered; a viewer or an RA cannot place it; an IT admin registers it at a site on its page.
+func TestITAdminRegistersAnUnregisteredKiosk(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.st.Save(ctx, ingest.Batch{Statuses: []fleet.Status{{V: 1, Kiosk: "kiosk-0077", Online: true, Conn: 1,
+		Site: "site-a", Ward: "w1", At: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"viewer", "ra-a"} {
+		c := f.client(t, who)
+		if code := f.post(t, c, "/kiosks/kiosk-0077/place", url.Values{"csrf": {f.csrf(t, c)}, "site": {"site-a"}, "ward": {"w1"}}); code != http.StatusForbidden {
+			t.Errorf("%s placed a kiosk: %d", who, code)
+		}
+	}
+	admin := f.client(t, "admin") // the fixture's clients share one http.Client: sign in last
+	if _, body := f.get(t, admin, "/"); !strings.Contains(body, "unregistered") {
+		t.Fatal("the fleet page does not show the kiosk as unregistered")
+	}
+	csrf := f.csrf(t, admin)
+	if code := f.post(t, admin, "/kiosks/kiosk-0077/place", url.Values{"site": {"site-a"}, "ward": {"w1"}}); code != http.StatusForbidden {
+		t.Errorf("placing without the CSRF token: %d", code)
+	}
+	if code := f.post(t, admin, "/kiosks/kiosk-0077/place", url.Values{"csrf": {csrf}, "site": {"Site A"}, "ward": {"W1"}}); code != http.StatusSeeOther {
+		t.Fatalf("place: %d", code)
+	}
+	if k, _, _ := f.st.Kiosk(ctx, "kiosk-0077"); k.Site != "site-a" || k.Ward != "w1" || k.Unregistered {
+		t.Fatalf("kiosk after placing = %+v", k)
+	}
+	if _, body := f.get(t, admin, "/kiosks/kiosk-0077"); !strings.Contains(body, "site-a / w1") {
+		t.Fatal("the kiosk page does not show its place")
+	}
+}
+
+// TestKioskPageShowsADiskFullOutbox: the kiosk page says when a kiosk's outbox cannot write and how
+// many events were lost or dropped.
+func TestKioskPageShowsADiskFullOutbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.st.Save(ctx, ingest.Batch{Health: []fleet.Health{{V: 1, Kiosk: "kiosk-0001", At: time.Now().UTC(), Reader: "ready",
+		OutboxDepth: 4, OutboxFull: true, OutboxLost: 7, OutboxDropped: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := f.get(t, f.client(t, "viewer"), "/kiosks/kiosk-0001")
+	for _, want := range []string{"disk full", "7 events lost", "2 oldest events dropped"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the kiosk page lacks %q", want)
 		}
 	}
 }
