@@ -162,19 +162,22 @@ cmd_disk() {
 	size=$((size + size / 5 + 64))
 	rm -f "$out/root.ext4"
 	mkfs.ext4 -q -L SSU-ROOT -d "$root" "$out/root.ext4" "${size}M"
-	say "state file system (ext4, /persist: the kiosk's /var/lib/ssu, SSH, RAUC's status)"
+	# State: room for a downloaded bundle besides the kiosk's own state.
+	say "state file system (ext4, /persist: the kiosk's /var/lib/ssu, SSH, RAUC's status, downloads)"
 	kiosk=$(awk -F: '$1 == "ssu-kiosk" { print $3 ":" $4 }' "$root/etc/passwd")
 	state=$(mktemp -d)
 	install -d -m 0700 -o "${kiosk%:*}" -g "${kiosk#*:}" "$state/ssu" "$state/ssu/enrol"
 	install -d -m 0700 -o 0 -g 0 "$state/ssh" "$state/rauc"
 	rm -f "$out/state.ext4"
-	mkfs.ext4 -q -L SSU-STATE -d "$state" "$out/state.ext4" 256M
+	mkfs.ext4 -q -L SSU-STATE -d "$state" "$out/state.ext4" "${SSU_STATE_MIB:-1024}M"
 	rm -rf "$state"
 	img=$out/ssu-kiosk-$(image_version).img
 	rm -f "$out"/ssu-kiosk-*.img "$out"/ssu-kiosk-*.img.zst
 	say "disk image $img"
-	"$here/disk.sh" --slot "${SSU_SLOT_MIB:-1536}" "$out/root.ext4" "$out/state.ext4" "$img" >/dev/null
-	zstd -q -T0 -10 --sparse -f "$img" -o "$img.zst"
+	"$here/disk.sh" --slot "${SSU_SLOT_MIB:-1536}" --state "${SSU_STATE_MIB:-1024}" \
+		"$out/root.ext4" "$out/state.ext4" "$img" >/dev/null
+	zstd -q -T0 -10 -f "$img" -o "$img.zst"
+	chmod 0644 "$img.zst"
 	du -sh --apparent-size "$img" "$img.zst" "$out/root.ext4" >&2
 	echo "$img"
 }

@@ -59,7 +59,7 @@ func UnitActive(unit string) Probe {
 	}}
 }
 
-// BrokerConnected holds when the kiosk is enrolled with a fleet broker (fleet-broker: in its
+// BrokerConnected holds when the kiosk is enrolled with a fleet broker (fleet-broker in its
 // configuration) and a TCP connection to the broker's port is established; it holds at once when
 // the configuration names no broker (the kiosk is not enrolled, or runs without a fleet).
 func BrokerConnected(kioskConfig, procNet string) Probe {
@@ -91,10 +91,12 @@ func brokerPort(kioskConfig string) (int, error) {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || strings.TrimSpace(k) != "fleet-broker" {
+		// "fleet-broker = URL" or "fleet-broker: URL": the first of = and : ends the key.
+		i := strings.IndexAny(line, "=:")
+		if i < 0 || strings.TrimSpace(line[:i]) != "fleet-broker" {
 			continue
 		}
+		v := line[i+1:]
 		v = strings.Trim(strings.TrimSpace(v), `"'`)
 		if v == "" {
 			return 0, nil

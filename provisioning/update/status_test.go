@@ -103,7 +103,7 @@ func TestBrokerConnected(t *testing.T) {
 	if err := probe.Check(ctx); err != nil {
 		t.Errorf("not enrolled (no configuration): %v, want healthy", err)
 	}
-	os.WriteFile(conf, []byte("kiosk-id: k1\nfleet-broker: ssl://fleet.example:8883\n"), 0o600)
+	os.WriteFile(conf, []byte("kiosk-id = k1\nfleet-broker = ssl://fleet.example:8883\n"), 0o600)
 	if err := probe.Check(ctx); err == nil {
 		t.Error("a connection still being set up counted as connected")
 	}
