@@ -169,6 +169,9 @@ func bootOnce(t testing.TB, dir, state, key, accel, cmdline string, last, check 
 		kernelDeadline = time.After(120 * time.Second)
 	}
 	readyDeadline := time.After(6 * time.Minute)
+	if accel == "tcg" { // UEFI firmware and GRUB, emulated, on a shared machine
+		readyDeadline = time.After(12 * time.Minute)
+	}
 	var kernel, ready bool
 	var readyAt time.Time
 	var watch <-chan time.Time

@@ -34,7 +34,7 @@ need() { command -v "$1" >/dev/null || die "$1 not found: apt-get install $2"; }
 IMAGE_PACKAGES=(
 	systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools e2fsprogs
 	systemd-resolved systemd-timesyncd nftables
-	rauc grub-common ca-certificates openssh-server
+	rauc rauc-service grub-common ca-certificates openssh-server
 	xserver-xorg-core xserver-xorg-input-libinput xauth mesa-utils
 	libgl1-mesa-dri fonts-dejavu-core pcscd libccid
 )

@@ -71,8 +71,10 @@ type Rauc struct {
 	Conf string
 	// Keyring overrides the keyring of Conf for Check (tests, a build machine); "" uses Conf's.
 	Keyring string
-	// ScratchDir is where Check reads the payload through its hash tree (rauc extract), which needs
-	// room for one root image; "" means os.TempDir().
+	// ScratchDir is where Check reads the whole payload through its hash tree (rauc extract) before
+	// anything is written; it needs room for one root image. "" skips that read: rauc install then
+	// checks each block against the hash tree as it writes the other slot and stops at a bad one,
+	// leaving that slot marked not bootable (the running slot is never touched either way).
 	ScratchDir string
 }
 
@@ -128,8 +130,8 @@ func (r Rauc) Info(ctx context.Context, bundle string) (Bundle, error) {
 }
 
 // Check verifies a bundle before anything is written: its signature, that it is for this device
-// and not older than the running version (unless force), and its whole payload through its hash
-// tree (rauc info does not read the payload; rauc extract does).
+// and not older than the running version (unless force), and, with a ScratchDir, its whole payload
+// through its hash tree (rauc info does not read the payload; rauc extract does).
 func (r Rauc) Check(ctx context.Context, bundle string, sys System, force bool) (Bundle, error) {
 	if _, err := os.Stat(bundle); err != nil {
 		return Bundle{}, fmt.Errorf("update bundle: %w", err)
@@ -147,6 +149,9 @@ func (r Rauc) Check(ctx context.Context, bundle string, sys System, force bool) 
 			return b, &RefusedError{Bundle: bundle, Reason: err,
 				Detail: fmt.Sprintf("bundle %s, running %s (force to install anyway)", b.Version, sys.Version)}
 		}
+	}
+	if r.ScratchDir == "" {
+		return b, nil
 	}
 	scratch, err := os.MkdirTemp(r.ScratchDir, "ssu-update-")
 	if err != nil {

@@ -22,7 +22,8 @@ const updateUsage = `usage:
         check a signed bundle and install it to the slot that is not running; it boots next
         (the kiosk reboots into it when idle; this command never reboots)
   ssu-ctl update check [--force] [--keyring PEM] [--compatible C --running V] [--scratch DIR] FILE
-        check a bundle only: signature, device, version, payload; nothing is written
+        check a bundle only: signature, device, version, payload (read in DIR, default $TMPDIR);
+        nothing is written to a slot
   ssu-ctl update status
         the slots, which one booted, and a fallback from a bad update, as JSON
   ssu-ctl update mark-good [--wait D] [--reboot-on-failure]
@@ -107,6 +108,9 @@ func runUpdateInstall(ctx context.Context, verb string, args []string, stdout, s
 		bundle = path
 	}
 	r := u.rauc()
+	if verb == "check" && r.ScratchDir == "" {
+		r.ScratchDir = os.TempDir()
+	}
 	start := time.Now()
 	var b update.Bundle
 	if verb == "check" {
