@@ -43,7 +43,10 @@ func (u *updateFlags) register(fs *flag.FlagSet) {
 }
 
 func (u *updateFlags) rauc() update.Rauc {
-	return update.Rauc{Conf: u.conf, Keyring: u.keyring, ScratchDir: u.scratch}
+	if u.keyring != "" { // a build machine checking a bundle: no system.conf there
+		return update.Rauc{Keyring: u.keyring, ScratchDir: u.scratch}
+	}
+	return update.Rauc{Conf: u.conf, ScratchDir: u.scratch}
 }
 
 func (u *updateFlags) system() (update.System, error) {
