@@ -32,7 +32,7 @@ root=$1 out=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/content"
-cp --sparse=always "$root" "$work/content/root.ext4"
+ln "$root" "$work/content/root.ext4" 2>/dev/null || cp --sparse=always "$root" "$work/content/root.ext4"
 cat >"$work/content/manifest.raucm" <<MANIFEST
 [update]
 compatible=$compatible
@@ -45,5 +45,8 @@ format=verity
 filename=root.ext4
 MANIFEST
 rm -f "$out"
-rauc bundle --cert="$cert" --key="$key" "$work/content" "$out" >&2
+# zstd (the Debian kernel's squashfs reads it): several times faster to build than the default
+# gzip -9, for about the same size.
+rauc bundle --mksquashfs-args="-comp zstd -Xcompression-level ${SSU_BUNDLE_ZSTD_LEVEL:-6}" \
+	--cert="$cert" --key="$key" "$work/content" "$out" >&2
 echo "$out"
