@@ -113,10 +113,11 @@ image: deps
 bundle: image
 	image/build.sh bundle $(BIN)/image
 
-# image-test boots the image in qemu: enrolled, until ssu-kiosk.service is ready, then checked over SSH;
-# and new, enrolling itself at first boot against ssu-fleetd --demo (slow; not in make test).
+# image-test boots the disk image in qemu under UEFI (OVMF): enrolled, until ssu-kiosk.service is ready, then
+# checked over SSH; new, enrolling itself at first boot against ssu-fleetd --demo; and updated: a newer
+# bundle to slot B, a power cut during an install, a bad bundle that falls back (slow; not in make test).
 image-test: image
-	$(GO) test -tags imageboot -count=1 -timeout 20m -run 'TestBootToReady|TestFirstBootEnrolment' -v ./image/
+	$(GO) test -tags imageboot -count=1 -timeout 90m -run 'TestBootToReady|TestFirstBootEnrolment|TestUpdateAndFallback' -v ./image/
 
 clean:
 	rm -rf $(BIN)
