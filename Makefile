@@ -26,16 +26,18 @@ DEB_BROWSER := chromium
 # The kiosk's display: Ebiten loads X11 and GL at run time; tests run it under Xvfb, driven by xdotool.
 # mesa-utils: Ebiten runs glxinfo to choose GLX over EGL.
 DEB_DISPLAY := xvfb xdotool libgl1 libgl1-mesa-dri libx11-6 libxrandr2 libxcursor1 libxinerama1 libxi6 mesa-utils
-# The image's checks in make test build a small root with mmdebstrap and load its firewall in a namespace.
-DEB_IMAGE_TEST := systemd mmdebstrap nftables iproute2 uidmap arch-test e2fsprogs
-# make image / make image-test: the disk images and a qemu boot.
-DEB_IMAGE := mmdebstrap e2fsprogs qemu-system-x86 openssh-client
+# The image's checks in make test build a small root with mmdebstrap and load its firewall in a namespace,
+# lay out a small disk (GPT, GRUB EFI, FAT without loop devices) and build and check RAUC bundles.
+DEB_IMAGE_TEST := systemd mmdebstrap nftables iproute2 uidmap arch-test e2fsprogs \
+	gdisk fdisk dosfstools mtools grub-efi-amd64-bin grub-common rauc squashfs-tools openssl
+# make image / make image-test: the disk image (compressed with zstd) and a qemu boot under UEFI (OVMF).
+DEB_IMAGE := mmdebstrap e2fsprogs qemu-system-x86 openssh-client ovmf zstd
 DEB_TEST := util-linux procps git
 DEB_ALL := $(DEB_BUILD) $(DEB_PCSC) $(DEB_MQTT) $(DEB_DISPLAY) $(DEB_BROWSER) $(DEB_IMAGE_TEST) $(DEB_TEST)
 # Nothing extra for the benchmarks yet (Chromium is already in DEB_BROWSER).
 DEB_BENCH :=
 
-.PHONY: all deps deps-bench install-debs build test run bench vet fmt-check screenshots image image-test clean
+.PHONY: all deps deps-bench install-debs build test run bench vet fmt-check screenshots image image-test bundle clean
 
 all: build
 
@@ -107,16 +109,23 @@ run: deps build
 screenshots: deps
 	$(GO) test -count=1 ./kiosk/ui/golden -run TestGolden -update
 
-# image builds the kiosk's Debian 12 root with mmdebstrap, the project as a .deb (nfpm), and a kernel,
-# initrd and ext4 root and state images that qemu boots (see image/README.md). Run as root.
+# image builds the kiosk's Debian 12 root with mmdebstrap, the project as a .deb (nfpm), and the disk
+# image bin/image/ssu-kiosk-VERSION.img (GPT: GRUB on the ESP, root slots A and B, state) and .img.zst,
+# bootable on a UEFI PC (see image/README.md). Run as root.
 image: deps
 	@$(MAKE) --no-print-directory install-debs PKGS="$(DEB_IMAGE)"
 	image/build.sh image $(BIN)/image
 
-# image-test boots the image in qemu: enrolled, until ssu-kiosk.service is ready, then checked over SSH;
-# and new, enrolling itself at first boot against ssu-fleetd --demo (slow; not in make test).
+# bundle: a signed RAUC update bundle of the image's root (bin/image/ssu-kiosk-VERSION.raucb); the
+# development key is made in bin/rauc-dev on first use; SSU_RAUC_CERT/SSU_RAUC_KEY give the real one.
+bundle: image
+	image/build.sh bundle $(BIN)/image
+
+# image-test boots the disk image in qemu under UEFI (OVMF): enrolled, until ssu-kiosk.service is ready, then
+# checked over SSH; new, enrolling itself at first boot against ssu-fleetd --demo; and updated: a newer
+# bundle to slot B, a power cut during an install, a bad bundle that falls back (slow; not in make test).
 image-test: image
-	$(GO) test -tags imageboot -count=1 -timeout 20m -run 'TestBootToReady|TestFirstBootEnrolment' -v ./image/
+	$(GO) test -tags imageboot -count=1 -timeout 90m -run 'TestBootToReady|TestFirstBootEnrolment|TestUpdateAndFallback' -v ./image/
 
 clean:
 	rm -rf $(BIN)

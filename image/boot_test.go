@@ -24,8 +24,8 @@ import (
 	"time"
 )
 
-// The boot test (make image-test): boots the image `make image` built under
-// qemu, with a state partition that holds an enrolment, and waits for
+// The boot test (make image-test): boots the disk image `make image` built under
+// qemu with UEFI (OVMF: GRUB from the disk, no -kernel), its state partition holding an enrolment, and waits for
 // systemd's "Started ssu-kiosk.service" on the serial console, which a
 // Type=notify service only reaches after READY=1 (the kiosk's first frame).
 // Then it logs in over SSH (enabled, as at enrolment, by a key on the state
@@ -33,7 +33,7 @@ import (
 // modes, the firewall's egress set, the live exposure score. Last it watches
 // the kiosk for longer than WatchdogSec to see no restart.
 //
-//	SSU_IMAGE_DIR   the image (default ../bin/image): vmlinuz, initrd.img, root.ext4, rootfs/
+//	SSU_IMAGE_DIR   the image (default ../bin/image): ssu-kiosk-VERSION.img, state.ext4, rootfs/
 //	SSU_QEMU_ACCEL  kvm or tcg (default: kvm when the guest kernel starts under it, else tcg)
 //
 // BenchmarkBootToReady gives the boot-to-ready figure (-benchtime 1x).
@@ -89,7 +89,7 @@ func imageDir(tb testing.TB) string {
 	if dir == "" {
 		dir = filepath.Join(repoDir(tb), "bin", "image")
 	}
-	for _, f := range []string{"vmlinuz", "initrd.img", "root.ext4", "state.ext4", "rootfs/etc/passwd"} {
+	for _, f := range []string{"root.ext4", "state.ext4", "rootfs/etc/passwd"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			tb.Fatalf("no image in %s (%v): run `make image` first", dir, err)
 		}
@@ -126,14 +126,10 @@ func bootOnce(t testing.TB, dir, state, key, accel, cmdline string, last, check 
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command("qemu-system-x86_64",
-		"-accel", accel, "-m", "1536", "-smp", "2", "-no-reboot",
-		"-display", "none", "-vga", "std", "-monitor", "none", "-serial", "stdio",
-		"-kernel", filepath.Join(dir, "vmlinuz"), "-initrd", filepath.Join(dir, "initrd.img"),
-		"-append", strings.TrimSpace("root=LABEL=SSU-ROOT ro console=ttyS0 panic=-1 systemd.show_status=1 systemd.journald.forward_to_console=1 "+cmdline),
-		"-drive", "file="+filepath.Join(dir, "root.ext4")+",if=virtio,format=raw,snapshot=on",
-		"-drive", "file="+state+",if=virtio,format=raw",
-		"-nic", fmt.Sprintf("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:22", sshPort))
+	machine := newVM(t, dir, state, cmdline)
+	cmd := exec.Command("qemu-system-x86_64", append(machine.qemuArgs(accel),
+		"-no-reboot", "-display", "none", "-vga", "std", "-monitor", "none", "-serial", "stdio",
+		"-nic", fmt.Sprintf("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:22", sshPort))...)
 	if accel == "kvm" {
 		cmd.Args = append(cmd.Args, "-cpu", "host")
 	}
@@ -173,6 +169,9 @@ func bootOnce(t testing.TB, dir, state, key, accel, cmdline string, last, check 
 		kernelDeadline = time.After(120 * time.Second)
 	}
 	readyDeadline := time.After(6 * time.Minute)
+	if accel == "tcg" { // UEFI firmware and GRUB, emulated, on a shared machine
+		readyDeadline = time.After(12 * time.Minute)
+	}
 	var kernel, ready bool
 	var readyAt time.Time
 	var watch <-chan time.Time
@@ -265,7 +264,8 @@ func enrolledState(t testing.TB, dir string, sshKey []byte) string {
 		t.Fatal(err)
 	}
 	img := filepath.Join(t.TempDir(), "state.ext4")
-	run(t, time.Minute, nil, "mkfs.ext4", "-q", "-L", "SSU-STATE", "-d", tree, img, "64M")
+	// As big as the image's state partition: room for a bundle downloaded for an update.
+	run(t, time.Minute, nil, "mkfs.ext4", "-q", "-L", "SSU-STATE", "-d", tree, img, "1000M")
 	return img
 }
 

@@ -4,11 +4,18 @@
 #   build.sh deb    OUT           bin: ssu-kiosk, ssu-ctl; OUT/ssu-kiosk_VERSION_amd64.deb (nfpm)
 #   build.sh rootfs OUT [--small] the deb + Debian 12 (mmdebstrap, host's mirror) + customize.sh → OUT/rootfs
 #                                 (--small: only the packages the lock-down touches, no kernel, for tests)
-#   build.sh image  OUT           deb + rootfs → OUT/{vmlinuz,initrd.img,root.ext4,state.ext4}, qemu-bootable:
-#                                 see image/README.md for the qemu command line (--prebuilt: use the
-#                                 deb already in OUT, as `build.sh package OUT` made it)
+#   build.sh image  OUT           deb + rootfs → OUT/ssu-kiosk-VERSION.img (GPT: ESP with GRUB, root
+#                                 slots A and B, state; image/disk.sh) and .img.zst, bootable by UEFI
+#                                 (--prebuilt: use the deb already in OUT, as `build.sh package OUT` made it)
+#   build.sh disk   OUT           OUT/rootfs (as `rootfs` left it) → the disk image, no mmdebstrap
+#   build.sh bundle OUT           OUT/root.ext4 (as `image` left it) → OUT/ssu-kiosk-VERSION.raucb
+#   build.sh keys   OUT           the development update signing key, made on first use
 #   build.sh package OUT          OUT/bin/{ssu-kiosk,ssu-ctl} → the deb (no go build)
 #
+# VERSION is $SSU_VERSION, else `git describe --always --dirty`.
+# The update signing key: $SSU_RAUC_CERT and $SSU_RAUC_KEY (a file or a PKCS#11 URI), the keyring the
+# image trusts $SSU_RAUC_KEYRING (default: the certificate). Without them a development key is made
+# once in bin/rauc-dev/ (never committed; see image/README.md).
 # Needs root (mmdebstrap's root mode, file ownership), mmdebstrap, e2fsprogs, Go.
 # The Debian mirror is the host's: every enabled apt sources file naming bookworm.
 set -euo pipefail
@@ -27,13 +34,13 @@ need() { command -v "$1" >/dev/null || die "$1 not found: apt-get install $2"; }
 IMAGE_PACKAGES=(
 	systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools e2fsprogs
 	systemd-resolved systemd-timesyncd nftables
-	unattended-upgrades ca-certificates openssh-server
+	rauc rauc-service grub-common ca-certificates openssh-server
 	xserver-xorg-core xserver-xorg-input-libinput xauth mesa-utils
 	libgl1-mesa-dri fonts-dejavu-core pcscd libccid
 )
 # The small root for tests: what the lock-down configures, nothing that boots.
 SMALL_PACKAGES=(
-	systemd systemd-resolved systemd-timesyncd nftables unattended-upgrades openssh-server
+	systemd systemd-resolved systemd-timesyncd nftables openssh-server
 )
 
 host_sources() {
@@ -48,6 +55,32 @@ host_sources() {
 # one place it is computed).
 version() {
 	echo "${SSU_VERSION:-$("$here/version.sh")}"
+}
+
+# image_version: the version of the image and bundle, the same as the binaries'.
+image_version() {
+	version
+}
+
+# signing_key sets cert, key and keyring: the production ones given by path, or the development
+# key in bin/rauc-dev/, made on first use.
+signing_key() {
+	local dev=$repo/bin/rauc-dev
+	if [ -n "${SSU_RAUC_CERT:-}" ]; then
+		cert=$SSU_RAUC_CERT key=${SSU_RAUC_KEY:?SSU_RAUC_CERT needs SSU_RAUC_KEY}
+	else
+		cert=$dev/cert.pem key=$dev/key.pem
+		if [ ! -f "$cert" ] || [ ! -f "$key" ]; then
+			need openssl openssl
+			say "making a development update signing key in $dev (never ship it)"
+			mkdir -p "$dev"
+			(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-days 3650 -subj "/O=ssu-kiosk/CN=ssu-kiosk development update signing" \
+				-keyout "$key" -out "$cert" 2>/dev/null)
+			chmod 0644 "$cert"
+		fi
+	fi
+	keyring=${SSU_RAUC_KEYRING:-$cert}
 }
 
 cmd_deb() {
@@ -78,7 +111,8 @@ package() {
 }
 
 cmd_rootfs() {
-	local out=$1 small=${2:-} deb pkgs sources variant
+	local out=$1 small=${2:-} deb pkgs sources variant cert key keyring
+	signing_key
 	[ "$(id -u)" = 0 ] || die "run as root (mmdebstrap's root mode, file ownership)"
 	need mmdebstrap mmdebstrap
 	deb=$(ls "$out"/ssu-kiosk_*.deb 2>/dev/null | head -1)
@@ -105,37 +139,62 @@ cmd_rootfs() {
 		--customize-hook='rm -f "$1/etc/resolv.conf" && cp -L /etc/resolv.conf "$1/etc/resolv.conf"' \
 		--customize-hook='chroot "$1" apt-get install -y -q --no-install-recommends /tmp/ssu-kiosk.deb && rm "$1/tmp/ssu-kiosk.deb"' \
 		--customize-hook="\"$here/customize.sh\" \"\$1\"" \
+		--customize-hook="install -m 0644 \"$keyring\" \"\$1/etc/rauc/keyring.pem\"" \
+		--customize-hook="echo IMAGE_VERSION=$(image_version) >>\"\$1/usr/lib/os-release\"" \
 		--customize-hook='rm -f "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*_Packages "$1"/var/lib/apt/lists/*_Translation-*' \
 		"$SUITE" "$out/rootfs" "${sources[@]}" >&2
 }
 
 cmd_image() {
-	local out=$1 root size kiosk
+	local out=$1
 	[ "${2:-}" = --prebuilt ] || cmd_deb "$out" >/dev/null
 	cmd_rootfs "$out"
-	root=$out/rootfs
+	cmd_disk "$out"
+}
+
+# cmd_disk OUT: OUT/rootfs → OUT/root.ext4 (the slot image a bundle carries), OUT/state.ext4,
+# OUT/ssu-kiosk-VERSION.img and .img.zst.
+cmd_disk() {
+	local out=$1 root=$1/rootfs size kiosk state img
+	[ -d "$root/usr" ] || die "$root: no root file system: build.sh rootfs $out first"
 	need mkfs.ext4 e2fsprogs
-	say "kernel and initrd"
-	cp -L "$root/vmlinuz" "$out/vmlinuz"
-	cp -L "$root/initrd.img" "$out/initrd.img"
-	say "root file system (ext4, read-only at boot)"
+	need zstd zstd
+	say "root file system (ext4, read-only at boot: one slot)"
 	size=$(du -sm "$root" | cut -f1)
 	size=$((size + size / 5 + 64))
 	rm -f "$out/root.ext4"
 	mkfs.ext4 -q -L SSU-ROOT -d "$root" "$out/root.ext4" "${size}M"
-	say "state file system (ext4, /persist: the kiosk's /var/lib/ssu and SSH)"
+	# State: room for a downloaded bundle besides the kiosk's own state.
+	say "state file system (ext4, /persist: the kiosk's /var/lib/ssu, SSH, RAUC's status, downloads)"
 	kiosk=$(awk -F: '$1 == "ssu-kiosk" { print $3 ":" $4 }' "$root/etc/passwd")
-	local state
 	state=$(mktemp -d)
 	install -d -m 0700 -o "${kiosk%:*}" -g "${kiosk#*:}" "$state/ssu" "$state/ssu/enrol"
-	install -d -m 0700 -o 0 -g 0 "$state/ssh"
+	install -d -m 0700 -o 0 -g 0 "$state/ssh" "$state/rauc"
 	rm -f "$out/state.ext4"
-	mkfs.ext4 -q -L SSU-STATE -d "$state" "$out/state.ext4" 256M
+	mkfs.ext4 -q -L SSU-STATE -d "$state" "$out/state.ext4" "${SSU_STATE_MIB:-1024}M"
 	rm -rf "$state"
-	du -sh --apparent-size "$out/root.ext4" "$out/state.ext4" "$out/vmlinuz" "$out/initrd.img" >&2
+	img=$out/ssu-kiosk-$(image_version).img
+	rm -f "$out"/ssu-kiosk-*.img "$out"/ssu-kiosk-*.img.zst
+	say "disk image $img"
+	"$here/disk.sh" --slot "${SSU_SLOT_MIB:-1536}" --state "${SSU_STATE_MIB:-1024}" \
+		"$out/root.ext4" "$out/state.ext4" "$img" >/dev/null
+	zstd -q -T0 -10 -f "$img" -o "$img.zst"
+	chmod 0644 "$img.zst"
+	du -sh --apparent-size "$img" "$img.zst" "$out/root.ext4" >&2
+	echo "$img"
 }
 
-[ $# -ge 2 ] || die "usage: build.sh deb|package|rootfs|image OUT [--small]"
+cmd_bundle() {
+	local out=$1 cert key keyring b
+	[ -f "$out/root.ext4" ] || die "$out/root.ext4 missing: build.sh image $out first"
+	signing_key
+	b=$out/ssu-kiosk-$(image_version).raucb
+	"$here/bundle.sh" --cert "$cert" --key "$key" --version "$(image_version)" "$out/root.ext4" "$b" >/dev/null
+	du -sh --apparent-size "$b" >&2
+	echo "$b"
+}
+
+[ $# -ge 2 ] || die "usage: build.sh deb|package|rootfs|image|disk|bundle|keys OUT [--small]"
 step=$1 out=$2
 shift 2
 mkdir -p "$out"
@@ -145,5 +204,8 @@ deb) cmd_deb "$out" ;;
 package) package "$out" ;;
 rootfs) cmd_rootfs "$out" "$@" ;;
 image) cmd_image "$out" "$@" ;;
+disk) cmd_disk "$out" ;;
+bundle) cmd_bundle "$out" ;;
+keys) (signing_key && echo "$cert") ;;
 *) die "unknown step $step" ;;
 esac

@@ -27,7 +27,7 @@ say "the kiosk user (no login shell), its folders"
 systemd-sysusers --root="$root" "$root/usr/lib/sysusers.d/ssu-kiosk.conf"
 kiosk=$(awk -F: '$1 == "ssu-kiosk" { print $3 ":" $4 }' "$root/etc/passwd")
 [ -n "$kiosk" ] || { echo "customize.sh: no ssu-kiosk user after systemd-sysusers" >&2; exit 1; }
-install -d -m 0755 -o 0 -g 0 "$root/persist"
+install -d -m 0755 -o 0 -g 0 "$root/persist" "$root/boot/efi"
 install -d -m 0700 -o "${kiosk%:*}" -g "${kiosk#*:}" "$root/var/lib/ssu" "$root/var/lib/ssu/enrol"
 install -d -m 1777 "$root/tmp/.X11-unix" 2>/dev/null || true
 
@@ -39,6 +39,7 @@ fi
 say "units: enable the kiosk, mask every getty"
 systemctl --root="$root" enable \
 	ssu-display.service ssu-enrol.service ssu-kiosk.service ssu-egress.timer ssu-renew.timer \
+	ssu-mark-good.service \
 	nftables.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 systemctl --root="$root" mask \
 	getty.target getty@.service autovt@.service serial-getty@.service console-getty.service \
@@ -51,6 +52,11 @@ if [ -e "$root/lib/systemd/system/ssh.service" ] || [ -e "$root/usr/lib/systemd/
 	systemctl --root="$root" disable ssh.socket 2>/dev/null || true
 	rm -f "$root"/etc/ssh/ssh_host_*
 fi
+
+say "updates arrive only as signed RAUC bundles: no apt timers on a read-only root"
+for unit in apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service; do
+	systemctl --root="$root" mask "$unit"
+done
 
 say "a machine id per boot, resolver from systemd-resolved"
 : >"$root/etc/machine-id"

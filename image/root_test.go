@@ -50,7 +50,7 @@ func TestBuiltRoot(t *testing.T) {
 	t.Run("key and folder modes", func(t *testing.T) { checkModes(t, root) })
 	t.Run("read-only root", func(t *testing.T) { checkFstab(t, root) })
 	t.Run("journald capped", func(t *testing.T) { checkJournald(t, root) })
-	t.Run("security updates", func(t *testing.T) { checkUpdates(t, root) })
+	t.Run("updates only as bundles", func(t *testing.T) { checkUpdates(t, root) })
 	t.Run("ssh off unless enrolled with a key", func(t *testing.T) { checkSSH(t, root) })
 }
 
@@ -308,6 +308,9 @@ func checkFstab(t *testing.T, root string) {
 	if !has("/", "ro") {
 		t.Errorf("/ is not mounted read-only: %v", mounts["/"])
 	}
+	if mounts["/boot/efi"] == nil {
+		t.Error("the EFI system partition (GRUB's environment: slot order and tries) is not mounted")
+	}
 	if !has("/var/lib/ssu", "bind") || mounts["/persist"] == nil {
 		t.Error("/var/lib/ssu is not bound from the persistent /persist")
 	}
@@ -327,23 +330,33 @@ func checkJournald(t *testing.T, root string) {
 	}
 }
 
+// checkUpdates: updates arrive only as signed RAUC bundles: no unattended-upgrades, no apt timers,
+// RAUC configured with the image's keyring, the version in os-release, the slot marked good after boot.
 func checkUpdates(t *testing.T, root string) {
-	if _, err := os.Stat(filepath.Join(root, "usr/bin/unattended-upgrade")); err != nil {
-		t.Errorf("unattended-upgrades is not installed: %v", err)
-	}
-	periodic := readFile(t, root, "etc/apt/apt.conf.d/20auto-upgrades")
-	if !strings.Contains(periodic, `APT::Periodic::Unattended-Upgrade "1";`) {
-		t.Error("unattended upgrades are not switched on")
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/unattended-upgrade")); err == nil {
+		t.Error("unattended-upgrades is installed: it would remount the read-only root")
 	}
 	for _, unit := range []string{"apt-daily.timer", "apt-daily-upgrade.timer"} {
 		out, _ := tryRun(t, time.Minute, nil, "systemctl", "--root="+root, "is-enabled", unit)
-		if got := strings.TrimSpace(out); got != "enabled" {
-			t.Errorf("%s is %q, want enabled", unit, got)
+		if got := strings.TrimSpace(out); got != "masked" {
+			t.Errorf("%s is %q, want masked", unit, got)
 		}
 	}
-	dropIn := readFile(t, root, "etc/systemd/system/apt-daily-upgrade.service.d/ssu-rw-root.conf")
-	if !strings.Contains(dropIn, "remount,rw") || !strings.Contains(dropIn, "remount,ro") {
-		t.Error("apt-daily-upgrade.service does not open and close the read-only root")
+	conf := readFile(t, root, "etc/rauc/system.conf")
+	for _, want := range []string{"bootloader=grub", "path=/etc/rauc/keyring.pem", "statusfile=/persist/"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("etc/rauc/system.conf lacks %s", want)
+		}
+	}
+	if !strings.Contains(readFile(t, root, "etc/rauc/keyring.pem"), "BEGIN CERTIFICATE") {
+		t.Error("etc/rauc/keyring.pem holds no certificate")
+	}
+	if !regexp.MustCompile(`(?m)^IMAGE_VERSION=\S+$`).MatchString(readFile(t, root, "usr/lib/os-release")) {
+		t.Error("os-release has no IMAGE_VERSION")
+	}
+	out, _ := tryRun(t, time.Minute, nil, "systemctl", "--root="+root, "is-enabled", "ssu-mark-good.service")
+	if got := strings.TrimSpace(out); got != "enabled" {
+		t.Errorf("ssu-mark-good.service is %q, want enabled", got)
 	}
 }
 

@@ -35,6 +35,8 @@ commands:
   revoke --server URL --kiosk ID --admin-token-file F
                                     revoke a kiosk: CRL for Mosquitto, deny list for the embedded broker
   decommission --yes [--dir DIR]    wipe this kiosk's keys and configuration
+  update install|check|status|mark-good ...
+                                    signed A/B updates through RAUC (ssu-ctl update help)
   version, --version                print the version
 `
 
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRevoke(ctx, args[1:], stdin, stdout, stderr)
 	case "decommission":
 		return runDecommission(ctx, args[1:], stdout, stderr)
+	case "update":
+		return runUpdate(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ssu-ctl", version.String())
 		return 0
