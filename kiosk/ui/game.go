@@ -43,6 +43,10 @@ type Options struct {
 	FirstFrame func()
 	// Heartbeat is called from every Update: the systemd watchdog is pinged from here.
 	Heartbeat func()
+	// Clock, when set, is told whenever the walk-through starts or stops needing the clock (a walkthrough
+	// with a NeedsClock method, as flow.Machine has): the runner sends Tick events only while it does, so
+	// an idle kiosk is not woken every second.
+	Clock func(on bool)
 	// Demo receives F2 and F3; nil outside demo mode, where those keys do nothing.
 	Demo func(DemoKey)
 	// Fonts, when nil, are loaded from the embedded files.
@@ -66,6 +70,7 @@ type Game struct {
 	readyDone bool
 	spinning  atomic.Bool
 	cardAt    time.Time // when the last card insertion was reported, until the next screen is drawn
+	clockOn   int       // what Clock was last told: 0 nothing yet, 1 off, 2 on
 	qrCache   map[string]*ebiten.Image
 }
 
@@ -158,6 +163,7 @@ drain:
 		g.handle(ev)
 	}
 	g.refresh()
+	g.tellClock()
 	if g.screen.Busy {
 		g.dirty = true // the spinner turns
 		if g.spinning.CompareAndSwap(false, true) {
@@ -165,6 +171,25 @@ drain:
 		}
 	}
 	return nil
+}
+
+// clockUser is a walkthrough that says when it has something to count down (flow.Machine).
+type clockUser interface{ NeedsClock() bool }
+
+// tellClock tells Options.Clock when the walk-through's need for the clock changed.
+func (g *Game) tellClock() {
+	c, ok := g.opts.Walkthrough.(clockUser)
+	if !ok || g.opts.Clock == nil {
+		return
+	}
+	want := 1
+	if c.NeedsClock() {
+		want = 2
+	}
+	if want != g.clockOn {
+		g.clockOn = want
+		g.opts.Clock(want == 2)
+	}
 }
 
 // logInput logs, at debug level, each tap and each control key (Enter, Tab, Escape, Backspace, F-keys)

@@ -203,6 +203,7 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 		MaintenanceMessage: cfg.MaintenanceMessage, Usage: usage, Reboot: reboot, Log: log})
 	control.Runner = runner
 	go runner.WatchCards(card.Watch(ctx, card.WatchOptions{ReaderFilter: cfg.ReaderFilter, Log: log}))
+	// The clock ticks only while the walk-through has something to count down (Options.Clock below).
 	go runner.Tick(ctx, time.Second)
 	// The agent outlives the UI loop until the last usage records are on disk, then says goodbye.
 	agentCtx, stopAgent := context.WithCancel(context.Background())
@@ -226,9 +227,11 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 	}()
 
 	sd := app.NewSystemd(log)
+	// Idle, nothing else wakes the UI loop: the watchdog's own rate does, so Update pings it.
+	go sd.WakeForWatchdog(ctx, ui.Wake)
 	var windowStart time.Time
 	opts := ui.Options{Walkthrough: walk, Inbox: runner.Events(), Execute: execute, Place: cfg.Place(), Log: log,
-		Heartbeat: sd.Heartbeat, Done: ctx.Done(),
+		Heartbeat: sd.Heartbeat, Clock: runner.SetClock, Done: ctx.Done(),
 		FirstFrame: func() {
 			log.Info("first frame", "ms", float64(time.Since(start).Microseconds())/1000,
 				"window_ms", float64(time.Since(windowStart).Microseconds())/1000)
