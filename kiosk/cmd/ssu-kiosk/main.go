@@ -202,7 +202,9 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 		Timeout: 2 * max(cfg.OperationTimeout, flow.DefaultUnlockTimeout), Maintenance: cfg.Maintenance,
 		MaintenanceMessage: cfg.MaintenanceMessage, Usage: usage, Reboot: reboot, Log: log})
 	control.Runner = runner
-	go runner.WatchCards(card.Watch(ctx, card.WatchOptions{ReaderFilter: cfg.ReaderFilter, Log: log}))
+	// Card changes are reported at once; the PC/SC wait is only bounded so the watcher looks again now and
+	// then, and a long bound keeps an idle kiosk from waking every 2 s.
+	go runner.WatchCards(card.Watch(ctx, card.WatchOptions{ReaderFilter: cfg.ReaderFilter, Log: log, Poll: time.Minute}))
 	// The clock ticks only while the walk-through has something to count down (Options.Clock below).
 	go runner.Tick(ctx, time.Second)
 	// The agent outlives the UI loop until the last usage records are on disk, then says goodbye.
