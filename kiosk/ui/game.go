@@ -65,6 +65,7 @@ type Game struct {
 	plan      Plan
 	w, h      int
 	focus     Target
+	look      Look // the person's choice of text size, kept across screens until the kiosk is idle again
 	dirty     bool
 	drawn     bool
 	readyDone bool
@@ -243,13 +244,16 @@ func (g *Game) handle(ev flow.Event) {
 // refresh re-lays out the screen when the model or the window size changed.
 func (g *Game) refresh() {
 	sc := g.opts.Walkthrough.Screen()
-	if reflect.DeepEqual(sc, g.screen) && g.plan.Width == g.w && g.plan.Height == g.h {
+	if sc.ID == flow.Welcome && g.screen.ID != flow.Welcome && g.screen.ID != "" {
+		g.look = Look{} // the session is over: the next person starts with the standard look
+	}
+	if reflect.DeepEqual(sc, g.screen) && g.plan.Width == g.w && g.plan.Height == g.h && g.plan.Look == g.look {
 		return
 	}
 	changedID := sc.ID != g.screen.ID
 	oldFocus := g.screen.Focus
 	g.screen = sc
-	g.plan = Layout(sc, g.w, g.h, g.fonts, g.opts.Place)
+	g.plan = LayoutLook(sc, g.w, g.h, g.fonts, g.opts.Place, g.look)
 	g.dirty = true
 	if changedID {
 		g.focus = Target{}
@@ -324,12 +328,15 @@ func (g *Game) DrawPlan(dst *ebiten.Image) {
 func (g *Game) ShowScreen(sc flow.Screen, w, h int) {
 	g.w, g.h = w, h
 	g.screen = sc
-	g.plan = Layout(sc, w, h, g.fonts, g.opts.Place)
+	g.plan = LayoutLook(sc, w, h, g.fonts, g.opts.Place, g.look)
 	g.focus = Target{}
 	if sc.Focus != "" {
 		g.focus = Target{Kind: TargetField, Field: sc.Focus}
 	}
 }
+
+// SetLook sets the look ShowScreen lays screens out in (golden screenshots).
+func (g *Game) SetLook(l Look) { g.look = l }
 
 func collectInput() Input {
 	var in Input

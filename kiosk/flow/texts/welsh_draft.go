@@ -79,7 +79,7 @@ var welsh = map[string]catalog.Message{
 	"Take your smartcard out if it is still in the reader, then insert it again. The kiosk will check it and finish unlocking it.": catalog.String(
 		"Tynnwch eich cerdyn clyfar allan os yw'n dal yn y darllenydd, yna rhowch ef i mewn eto. Bydd y ciosg yn ei wirio ac yn gorffen ei ddatgloi."),
 	"Change your passcode":                                 catalog.String("Newid eich cod pas"),
-	"You have %s left to enter your current passcode.":     catalog.String("Mae gennych %s ar ôl i roi eich cod pas presennol."),
+	"You have %s left to enter your current passcode.":     catalog.String("Mae gennych %s ar ôl i roi'ch cod pas presennol."),
 	"Current passcode":                                     catalog.String("Cod pas presennol"),
 	"Changing your passcode: keep your card in the reader": catalog.String("Yn newid eich cod pas: cadwch eich cerdyn yn y darllenydd"),
 	"Your passcode has been changed":                       catalog.String("Mae eich cod pas wedi'i newid"),
@@ -103,7 +103,7 @@ var welsh = map[string]catalog.Message{
 	"This is not the smartcard you were unlocking. Take it out and insert that smartcard.": catalog.String(
 		"Nid hwn yw'r cerdyn clyfar yr oeddech yn ei ddatgloi. Tynnwch ef allan a rhowch y cerdyn clyfar hwnnw i mewn."),
 	"Your passcode must be 6 to 8 digits. Do not use a passcode that is easy to guess, such as 123456.": catalog.String(
-		"Rhaid i'ch cod pas fod rhwng 6 ac 8 digid. Peidiwch â defnyddio cod pas sy'n hawdd ei ddyfalu, fel 123456."),
+		"Rhaid i'ch cod pas fod yn 6 i 8 digid. Peidiwch â dewis cod pas hawdd ei ddyfalu, fel 123456."),
 	"Enter a new passcode.":                     catalog.String("Rhowch god pas newydd."),
 	"Your passcode must only contain numbers.":  catalog.String("Rhaid i'ch cod pas gynnwys rhifau yn unig."),
 	"Your passcode must be 6 to 8 digits long.": catalog.String("Rhaid i'ch cod pas fod rhwng 6 ac 8 digid o hyd."),
@@ -120,9 +120,9 @@ var welsh = map[string]catalog.Message{
 	"The security code is not correct. You have %s left.":    catalog.String("Nid yw'r cod diogelwch yn gywir. Mae gennych %s ar ôl."),
 	"The current passcode is not correct. You have %s left.": catalog.String("Nid yw'r cod pas presennol yn gywir. Mae gennych %s ar ôl."),
 	"The current passcode is not correct. You have %s left. If you enter it wrongly once more, your smartcard will be locked.": catalog.String(
-		"Nid yw'r cod pas presennol yn gywir. Mae gennych %s ar ôl. Os byddwch yn ei roi'n anghywir unwaith eto, bydd eich cerdyn clyfar yn cael ei gloi."),
+		"Nid yw'r cod pas presennol yn gywir. Mae gennych %s ar ôl. Os yw'n anghywir unwaith eto, bydd eich cerdyn clyfar yn cloi."),
 	"If you enter it wrongly once more, your smartcard will be locked.": catalog.String(
-		"Os byddwch yn ei roi'n anghywir unwaith eto, bydd eich cerdyn clyfar yn cael ei gloi."),
+		"Os yw'n anghywir unwaith eto, bydd eich cerdyn clyfar yn cloi."),
 
 	// The screen's frame (package ui).
 	"Smartcard self-service":     catalog.String("Hunanwasanaeth cerdyn clyfar"),

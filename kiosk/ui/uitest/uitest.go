@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/flow/texts"
 	"ssu-kiosk/remote/identity/errcat"
 )
 
@@ -32,7 +33,7 @@ type walker struct {
 	last []flow.Effect
 }
 
-func newWalker(cfg flow.Config) *walker {
+func startWalker(cfg flow.Config) *walker {
 	m, err := flow.New(cfg, T0)
 	if err != nil {
 		panic(fmt.Sprintf("uitest: %v", err))
@@ -117,8 +118,18 @@ var future = T0.AddDate(1, 0, 0)
 
 // Screens walks the machine through every screen and returns one sample per screen (a few screens twice,
 // in a second state worth seeing). Names are the screen ids, with a suffix for the variants.
-func Screens() []Sample {
+func Screens() []Sample { return ScreensIn(texts.English) }
+
+// ScreensIn is Screens with the language chosen on the first screen.
+func ScreensIn(lang texts.Lang) []Sample {
 	var out []Sample
+	newWalker := func(cfg flow.Config) *walker {
+		w := startWalker(cfg)
+		if lang != texts.English {
+			w.send(flow.LanguageChosen{At: w.now, Lang: lang})
+		}
+		return w
+	}
 	cfg := Config()
 
 	off := cfg
