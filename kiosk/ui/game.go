@@ -53,6 +53,8 @@ type Options struct {
 	Fonts *Fonts
 	// Done ends the game (ebiten.Termination) when closed: the process is stopping.
 	Done <-chan struct{}
+	// Speech, when set, is given every screen's spoken form and the speech keys (see speak.go).
+	Speech Speaker
 }
 
 // Game is the kiosk's ebiten.Game.
@@ -72,7 +74,11 @@ type Game struct {
 	spinning  atomic.Bool
 	cardAt    time.Time // when the last card insertion was reported, until the next screen is drawn
 	clockOn   int       // what Clock was last told: 0 nothing yet, 1 off, 2 on
-	qrCache   map[string]*ebiten.Image
+	heard     heard     // what speech last said something about
+	// speechKeyAt is when the speech key went down (zero when it is up or was handled).
+	speechKeyAt   time.Time
+	speechKeyDone bool
+	qrCache       map[string]*ebiten.Image
 }
 
 // New checks opts and returns a Game showing the walk-through's current screen.
@@ -160,11 +166,7 @@ drain:
 	}
 	in := collectInput()
 	g.logInput(in)
-	for _, ev := range g.apply(in, now) {
-		g.handle(ev)
-	}
-	g.refresh()
-	g.tellClock()
+	g.frame(in, now)
 	if g.screen.Busy {
 		g.dirty = true // the spinner turns
 		if g.spinning.CompareAndSwap(false, true) {
@@ -172,6 +174,18 @@ drain:
 		}
 	}
 	return nil
+}
+
+// frame applies the person's input and follows the walk-through's screen: the part of Update that needs
+// no display (tests drive it directly).
+func (g *Game) frame(in Input, now time.Time) {
+	for _, ev := range g.apply(in, now) {
+		g.handle(ev)
+	}
+	g.speechKeys(in, now)
+	g.refresh()
+	g.tellClock()
+	g.speak()
 }
 
 // clockUser is a walkthrough that says when it has something to count down (flow.Machine).
@@ -345,6 +359,7 @@ func collectInput() Input {
 	in.Alt = ebiten.IsKeyPressed(ebiten.KeyAlt)
 	in.Shift = ebiten.IsKeyPressed(ebiten.KeyShift)
 	in.Keys = inpututil.AppendJustPressedKeys(nil)
+	in.SpeechKeyHeld = ebiten.IsKeyPressed(SpeechKey)
 	if k := ebiten.KeyBackspace; ebiten.IsKeyPressed(k) {
 		if d := inpututil.KeyPressDuration(k); d > 30 && d%4 == 0 { // held: repeat
 			in.Keys = append(in.Keys, k)

@@ -16,6 +16,8 @@ type Input struct {
 	Ctrl, Alt, Shift bool
 	// Touches are the points (pixels) where a mouse button or a finger went down.
 	Touches [][2]float64
+	// SpeechKeyHeld is whether the speech key is down now.
+	SpeechKeyHeld bool
 }
 
 // DemoKey is a key that only demo mode listens to.
@@ -61,9 +63,9 @@ func (g *Game) apply(in Input, now time.Time) []flow.Event {
 			if g.focus.Kind == TargetButton {
 				out = append(out, g.press(g.focus.Button, now)...)
 			}
-		case ebiten.KeyF6:
+		case languageKey:
 			out = append(out, g.press(ButtonLanguage, now)...)
-		case ebiten.KeyF7:
+		case textSizeKey:
 			out = append(out, g.press(ButtonTextSize, now)...)
 		case ebiten.KeyEscape:
 			for _, id := range []flow.ButtonID{flow.ButtonBack, flow.ButtonCancel} {

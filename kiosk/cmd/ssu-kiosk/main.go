@@ -40,6 +40,7 @@ import (
 	"ssu-kiosk/kiosk/app"
 	"ssu-kiosk/kiosk/flow"
 	"ssu-kiosk/kiosk/ui"
+	"ssu-kiosk/kiosk/ui/speech"
 	"ssu-kiosk/remote/identity"
 )
 
@@ -228,12 +229,28 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 		<-agentDone
 	}()
 
+	// Speech through a headset: espeak-ng through oto to ALSA or PulseAudio, on while a headset is plugged
+	// in (where the sound card has jack detection) or after the speech key is held (ui.SpeechKey). With no
+	// espeak-ng or no audio device the kiosk works on, silently.
+	speaker := speech.NewSpeaker(speech.Espeak{}, &speech.Oto{}, log)
+	go speaker.Run(ctx)
+	if jack, err := speech.FindJack(""); err == nil {
+		jack.Log = log
+		go func() {
+			for plugged := range jack.Watch(ctx) {
+				speaker.Headset(plugged)
+			}
+		}()
+	} else {
+		log.Info("speech: no headset jack detection; hold the speech key to turn speech on", "key", ui.SpeechKey.String(), "reason", err)
+	}
+
 	sd := app.NewSystemd(log)
 	// Idle, nothing else wakes the UI loop: the watchdog's own rate does, so Update pings it.
 	go sd.WakeForWatchdog(ctx, ui.Wake)
 	var windowStart time.Time
 	opts := ui.Options{Walkthrough: walk, Inbox: runner.Events(), Execute: execute, Place: cfg.Place(), Log: log,
-		Heartbeat: sd.Heartbeat, Clock: runner.SetClock, Done: ctx.Done(),
+		Heartbeat: sd.Heartbeat, Clock: runner.SetClock, Speech: speaker, Done: ctx.Done(),
 		FirstFrame: func() {
 			log.Info("first frame", "ms", float64(time.Since(start).Microseconds())/1000,
 				"window_ms", float64(time.Since(windowStart).Microseconds())/1000)

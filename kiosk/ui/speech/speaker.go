@@ -134,6 +134,9 @@ func (s *Speaker) restart(intro bool) {
 		return
 	}
 	u := s.last
+	if u.Lang == "" {
+		u.Lang = texts.English
+	}
 	if intro {
 		p := texts.NewPrinter(u.Lang)
 		hint := p.Sprintf("Speech is on. Hold F12 for 2 seconds to turn it off. F11 repeats, F9 and F10 change the volume, F6 changes the language.")
