@@ -181,3 +181,38 @@ func TestKeyboardWalkThroughWithSpeech(t *testing.T) {
 		})
 	}
 }
+
+// The time limit is warned on screen, by a tone and in speech, and Enter gives more time.
+func TestMoreTimeWarnedBySoundAndSpeech(t *testing.T) {
+	r := newSpeechRig(t)
+	r.sink.Hold = false
+	r.g.frame(Input{}, r.now)
+	r.sp.Headset(true)
+	r.answer(flow.CardInserted{At: r.now})
+	r.answer(flow.CardRead{At: r.now, Seq: r.seq(), Status: flow.CardStatus{PINBlocked: true,
+		CertificatesNotAfter: uitest.T0.AddDate(1, 0, 0), Fingerprint: "card-1"}})
+	r.heard("Unlock your smartcard")
+	for len(r.sink.Plays) > 0 {
+		<-r.sink.Plays
+	}
+	r.now = r.now.Add(flow.DefaultIdleTimeout)
+	r.answer(flow.Tick{At: r.now})
+	if r.m.State() != flow.MoreTime {
+		t.Fatalf("screen %s, want more-time", r.m.State())
+	}
+	tone := false
+	deadline := time.After(5 * time.Second)
+	for !tone {
+		select {
+		case n := <-r.sink.Plays:
+			tone = n == 22050/4
+		case <-deadline:
+			t.Fatal("no warning tone")
+		}
+	}
+	r.heard("For your security, this session will end in 30 seconds and everything you typed will be cleared. Press Enter for more time.")
+	r.keys(ebiten.KeyEnter)
+	if r.m.State() != flow.StartNow {
+		t.Fatalf("Enter on the warning: screen %s, want start-now again", r.m.State())
+	}
+}
