@@ -319,7 +319,11 @@ func (g *Game) Draw(screen *ebiten.Image) {
 	g.dirty = false
 	if !g.drawn {
 		g.drawn = true
-		Wake() // so Update reports the first frame once it is on screen
+		// So Update reports the first frame (and systemd hears READY=1) once it is on screen. A wake-up
+		// posted while the loop is busy can be lost, and nothing else wakes an idle kiosk: ask again later.
+		Wake()
+		time.AfterFunc(30*time.Millisecond, Wake)
+		time.AfterFunc(300*time.Millisecond, Wake)
 	}
 	if !g.cardAt.IsZero() && g.screen.ID != flow.Welcome {
 		g.log.Info("card to screen", "id", g.screen.ID, "ms", float64(time.Since(g.cardAt).Microseconds())/1000)

@@ -85,7 +85,9 @@ func (g *Game) speechKeys(in Input, now time.Time) {
 		switch k {
 		case SpeechKey:
 			g.speechKeyAt, g.speechKeyDone = now, false
-			time.AfterFunc(SpeechHold, Wake) // look again when it has been held long enough
+			// Look again when it has been held long enough (twice: a wake-up can be lost while the loop is busy).
+			time.AfterFunc(SpeechHold, Wake)
+			time.AfterFunc(SpeechHold+50*time.Millisecond, Wake)
 		case RepeatKey:
 			sp.Repeat()
 		case LouderKey:
