@@ -122,8 +122,9 @@ func speechWalk(t testing.TB, lang texts.Lang) []float64 {
 	if loud < 22050/2 {
 		t.Fatalf("ALSA caught %d bytes, %d loud samples: too little speech", len(b), loud)
 	}
-	t.Logf("%s: %d screens spoken, ALSA caught %.1f s of audio, screen-to-speech median %.0f ms", lang, len(delays),
-		float64(len(b)/2)/22050, median(delays))
+	// (The null device under the file plugin is not paced, so the file also holds much silence.)
+	t.Logf("%s: %d screens spoken, %d loud samples reached ALSA, screen-to-speech median %.0f ms", lang, len(delays),
+		loud, median(delays))
 	return delays
 }
 

@@ -193,6 +193,11 @@ func TestOtoToALSAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Between utterances the device is suspended: nothing more is written (an idle kiosk feeds it nothing).
+	time.Sleep(300 * time.Millisecond)
+	if fi, err := os.Stat(raw); err != nil || fi.Size() != int64(len(b)) {
+		t.Errorf("the device was still fed after the play: %d bytes, then %d", len(b), fi.Size())
+	}
 	var loud int
 	for i := 0; i+1 < len(b); i += 2 {
 		if v := int16(binary.LittleEndian.Uint16(b[i:])); v > 1000 || v < -1000 {
