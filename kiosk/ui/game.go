@@ -72,9 +72,10 @@ type Game struct {
 	drawn     bool
 	readyDone bool
 	spinning  atomic.Bool
-	cardAt    time.Time // when the last card insertion was reported, until the next screen is drawn
-	clockOn   int       // what Clock was last told: 0 nothing yet, 1 off, 2 on
-	heard     heard     // what speech last said something about
+	following atomic.Bool // a follow-up frame after input is due
+	cardAt    time.Time   // when the last card insertion was reported, until the next screen is drawn
+	clockOn   int         // what Clock was last told: 0 nothing yet, 1 off, 2 on
+	heard     heard       // what speech last said something about
 	// speechKeyAt is when the speech key went down (zero when it is up or was handled).
 	speechKeyAt   time.Time
 	speechKeyDone bool
@@ -167,6 +168,7 @@ drain:
 	in := collectInput()
 	g.logInput(in)
 	g.frame(in, now)
+	g.followInput(in)
 	if g.screen.Busy {
 		g.dirty = true // the spinner turns
 		if g.spinning.CompareAndSwap(false, true) {
@@ -174,6 +176,19 @@ drain:
 		}
 	}
 	return nil
+}
+
+// followInput asks for another frame shortly after any input, and while a key or button is held: GLFW
+// can take an X event (a key let go) during a busy frame without waking the loop again, and an idle kiosk
+// has no clock tick that would notice it later. Once the person stops, the loop sleeps again.
+func (g *Game) followInput(in Input) {
+	active := len(in.Keys) > 0 || len(in.Chars) > 0 || len(in.Touches) > 0 ||
+		len(inpututil.AppendPressedKeys(nil)) > 0 || len(inpututil.AppendJustReleasedKeys(nil)) > 0 ||
+		ebiten.IsMouseButtonPressed(ebiten.MouseButtonLeft) || inpututil.IsMouseButtonJustReleased(ebiten.MouseButtonLeft) ||
+		len(ebiten.AppendTouchIDs(nil)) > 0
+	if active && g.following.CompareAndSwap(false, true) {
+		time.AfterFunc(50*time.Millisecond, func() { g.following.Store(false); Wake() })
+	}
 }
 
 // frame applies the person's input and follows the walk-through's screen: the part of Update that needs
