@@ -2,7 +2,7 @@
 #
 #   make run     the demo: a virtual card, the identity service, the fleet server and the kiosk
 #   make test    everything CI checks: vet, gofmt, unit, integration and fuzz-seed tests
-#   make build   every binary in bin/
+#   make build   every binary in bin/ (bin/ssu-demo: the kiosk with the demo built in)
 #   make bench   the figures the issues ask for
 #
 # On a fresh Debian 12 machine these install the Debian packages they need when run as root;
@@ -11,6 +11,11 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
+# VERSION is what every binary, the .deb and the image say they are (computed only in image/version.sh;
+# see package provisioning/version); image/build.sh reads it as SSU_VERSION.
+VERSION ?= $(shell $(CURDIR)/image/version.sh)
+export SSU_VERSION := $(VERSION)
+LDFLAGS := -X ssu-kiosk/provisioning/version.value=$(VERSION)
 
 # Debian packages: to build (cgo for PC/SC), and the real parts tests and the demo start.
 DEB_BUILD := gcc pkg-config libpcsclite-dev
@@ -60,10 +65,12 @@ install-debs:
 
 build: deps
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ $$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...)
+	$(GO) build -tags demo -ldflags "$(LDFLAGS)" -o $(BIN)/ssu-demo ./kiosk/cmd/ssu-kiosk
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags demo ./kiosk/cmd/ssu-kiosk/
 
 fmt-check:
 	@bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
@@ -94,9 +101,10 @@ bench: deps-bench build
 	$(BENCH) -bench KioskExposure ./image/
 
 # run starts the demo: pcscd with a virtual reader, the demo cards, ssu-idservice in demo mode and the
-# kiosk in a window (F2 inserts or removes the demo card, F3 picks the next one).
+# kiosk in a window (F2 inserts or removes the demo card, F3 picks the next one). ssu-demo is ssu-kiosk
+# built with the demo tag; the production ssu-kiosk has no demo in it.
 run: deps build
-	$(BIN)/ssu-kiosk --demo
+	$(BIN)/ssu-demo --demo
 
 # screenshots regenerates the golden screenshots in testdata/kiosk/screens.
 screenshots: deps

@@ -44,10 +44,10 @@ host_sources() {
 	return 0
 }
 
+# version: what the binaries and the .deb say they are; make passes SSU_VERSION, else version.sh (the
+# one place it is computed).
 version() {
-	local v
-	v=$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo dev)
-	echo "0.0.0~${v//-/.}"
+	echo "${SSU_VERSION:-$("$here/version.sh")}"
 }
 
 cmd_deb() {
@@ -55,7 +55,9 @@ cmd_deb() {
 	need go golang
 	mkdir -p "$out/bin"
 	say "building ssu-kiosk and ssu-ctl"
-	(cd "$repo" && CGO_ENABLED=1 go build -trimpath -o "$out/bin/" ./kiosk/cmd/ssu-kiosk ./provisioning/cmd/ssu-ctl)
+	(cd "$repo" && CGO_ENABLED=1 go build -trimpath \
+		-ldflags "-X ssu-kiosk/provisioning/version.value=$(version)" \
+		-o "$out/bin/" ./kiosk/cmd/ssu-kiosk ./provisioning/cmd/ssu-ctl)
 	package "$out"
 }
 

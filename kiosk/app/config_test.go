@@ -12,6 +12,8 @@ import (
 	"ssu-kiosk/remote/fleet"
 )
 
+const testdata = "../../testdata"
+
 func TestExampleConfig(t *testing.T) {
 	c, err := LoadConfig(filepath.Join(testdata, "kiosk", "ssu-kiosk.conf"))
 	if err != nil {

@@ -19,8 +19,8 @@
 // configuration, blinking the LEDs and reading the LogRing of recent log lines. With no broker configured
 // usage records are only logged (LogSink).
 //
-// Demo runs the whole stack with no hardware: pcscd with vpcd, ssu-vcard with the demo cards,
-// ssu-idservice in demo mode and ssu-fleetd in demo mode, to which the demo kiosk connects.
+// The demo stack (virtual cards, services in demo mode) is package kiosk/demo, which imports this one and
+// never the other way round: the production kiosk carries no demo code.
 //
 // This package must never log, print or put in an error a passcode, SOPIN, security code, email address,
 // phone number or card serial: secrets from effects are copied into the card or service call and wiped

@@ -17,6 +17,7 @@ import (
 
 	"ssu-kiosk/hal/led"
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/fleet/link"
 	"ssu-kiosk/remote/fleet/outbox"
 	"ssu-kiosk/remote/fleet/pki"
@@ -199,8 +200,9 @@ type FleetLink struct {
 }
 
 // OpenFleet opens the outbox and makes the agent from the configuration's fleet settings; the caller
-// runs Agent.Run and closes the link once the agent has stopped.
-func OpenFleet(cfg Config, appVersion string, control *FleetControl, log *slog.Logger) (*FleetLink, error) {
+// runs Agent.Run and closes the link once the agent has stopped. The agent reports this build's version
+// (version.String()) in its birth message, health and usage events.
+func OpenFleet(cfg Config, control *FleetControl, log *slog.Logger) (*FleetLink, error) {
 	f := cfg.Fleet
 	key, err := os.ReadFile(f.CardKeyFile)
 	if err != nil {
@@ -225,7 +227,7 @@ func OpenFleet(cfg Config, appVersion string, control *FleetControl, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	agent, err := link.New(link.Config{Kiosk: cfg.KioskID, Site: f.Site, Ward: f.Ward, AppVersion: appVersion,
+	agent, err := link.New(link.Config{Kiosk: cfg.KioskID, Site: f.Site, Ward: f.Ward, AppVersion: version.String(),
 		Broker: f.Broker, TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
 		Outbox: ob, FleetKey: key, Health: control, Commands: control, Log: log})
 	if err != nil {

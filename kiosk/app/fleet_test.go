@@ -15,6 +15,7 @@ import (
 	"ssu-kiosk/hal/card"
 	"ssu-kiosk/hal/led"
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/fleettest"
 	"ssu-kiosk/remote/fleet/link"
@@ -309,5 +310,42 @@ func TestReloadConfigAppliesWhatItCan(t *testing.T) {
 	}
 	if h := c.KioskHealth(); !h.Maintenance {
 		t.Error("a failed reload changed the kiosk")
+	}
+}
+
+// TestOpenFleetReportsTheBuildVersion: the fleet link the kiosk opens reports this build's version
+// (package provisioning/version) in its health, the dashboard's Version column.
+func TestOpenFleetReportsTheBuildVersion(t *testing.T) {
+	p := fleettest.NewPKI(t)
+	b := fleettest.StartEmbedded(t, p)
+	dir := t.TempDir()
+	is, err := p.CA.IssueClient(fleetKiosk, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := is.WriteFiles(dir, fleetKiosk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cardKey := filepath.Join(dir, "card-key")
+	if err := os.WriteFile(cardKey, testFleetKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{KioskID: fleetKiosk, Fleet: FleetConfig{Broker: b.URL(), CA: p.CAFile, Cert: cert, Key: key,
+		CardKeyFile: cardKey, Outbox: filepath.Join(dir, "outbox.db"), Site: "st-examples", Ward: "outpatients"}}
+	log := discardLog()
+	control := NewFleetControl(cfg, &fleetLights{}, NewLogRing(10), "", log)
+	control.Runner = newRig(t).r
+	l, err := OpenFleet(cfg, control, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	h := l.Agent.Health(context.Background())
+	if h.AppVersion != version.String() || h.AppVersion == "" {
+		t.Errorf("health app_version %q, want %q", h.AppVersion, version.String())
+	}
+	if err := h.Validate(); err != nil {
+		t.Errorf("the kiosk's health does not validate: %v", err)
 	}
 }

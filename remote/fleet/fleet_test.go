@@ -188,3 +188,34 @@ func TestScrub(t *testing.T) {
 		t.Errorf("ScrubLines = %q", got)
 	}
 }
+
+// TestAppVersionCommit: the build's version (image/version.sh) may name a commit whose abbreviation holds
+// six digits in a row; it is still a valid app version in every message, while six digits anywhere else,
+// in the version or another field, are still refused.
+func TestAppVersionCommit(t *testing.T) {
+	for _, v := range []string{"0.0.49-g1234567", "1.2.3-4-g1234567-dirty", "1.2.3-4-g0123456789abcdef0123456789abcdef01234567", "1.2.3"} {
+		e := validEvent()
+		e.AppVersion = v
+		h := Health{V: 1, Kiosk: "kiosk-0001", AppVersion: v}
+		s := Status{V: 1, Kiosk: "kiosk-0001", Online: true, AppVersion: v}
+		if err := errors.Join(e.Validate(), h.Validate(), s.Validate()); err != nil {
+			t.Errorf("app version %q refused: %v", v, err)
+		}
+	}
+	for _, v := range []string{"0.0.49-1234567", "g1234567", "0.0.123456-gabcdef0", "1.2.3-g123456", "1.2.3-gABC1234567"} {
+		e := validEvent()
+		e.AppVersion = v
+		h := Health{V: 1, Kiosk: "kiosk-0001", AppVersion: v}
+		s := Status{V: 1, Kiosk: "kiosk-0001", Online: true, AppVersion: v}
+		for what, err := range map[string]error{"event": e.Validate(), "health": h.Validate(), "status": s.Validate()} {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s with app version %q: Validate = %v, want ErrInvalid", what, v, err)
+			}
+		}
+	}
+	e := validEvent()
+	e.Reason = "x-g1234567"
+	if !errors.Is(e.Validate(), ErrInvalid) {
+		t.Error("a commit-like part is masked outside app_version")
+	}
+}

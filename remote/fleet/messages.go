@@ -51,7 +51,7 @@ func (s Status) Validate() error {
 	if err := ValidKioskID(s.Kiosk); err != nil {
 		return invalid("status: %v", err)
 	}
-	return checkTokens("status", map[string]string{"app_version": s.AppVersion, "site": s.Site, "ward": s.Ward})
+	return checkTokens("status", map[string]string{"app_version": maskCommit(s.AppVersion), "site": s.Site, "ward": s.Ward})
 }
 
 // Health is a kiosk's periodic report on HealthTopic.
@@ -90,7 +90,7 @@ func (h Health) Validate() error {
 		return invalid("health: %v", err)
 	}
 	return checkTokens("health", map[string]string{
-		"app_version": h.AppVersion, "reader": h.Reader, "led": h.LED, "pcscd": h.PCSCD, "config_version": h.ConfigVersion,
+		"app_version": maskCommit(h.AppVersion), "reader": h.Reader, "led": h.LED, "pcscd": h.PCSCD, "config_version": h.ConfigVersion,
 	})
 }
 
@@ -166,7 +166,7 @@ func (e UsageEvent) Validate() error {
 		return invalid("event %s: card key must be 64 lowercase hex characters", e.ID)
 	}
 	return checkTokens("event "+e.ID, map[string]string{
-		"site": e.Site, "ward": e.Ward, "app_version": e.AppVersion, "method": e.Method,
+		"site": e.Site, "ward": e.Ward, "app_version": maskCommit(e.AppVersion), "method": e.Method,
 		"step": e.Step, "reason": e.Reason, "error_code": e.ErrorCode,
 	})
 }
@@ -333,6 +333,19 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// maskCommit hides from checkTokens' digit rule the abbreviated commit in an app version (git describe's
+// "-gabcdef0", which may hold six digits in a row by chance: 0.0.49-g1234567), keeping its length. Only a
+// part after a '-' that is "g" and 7 to 40 lowercase hex digits is masked; everything else is checked.
+func maskCommit(v string) string {
+	parts := strings.Split(v, "-")
+	for i, p := range parts {
+		if i > 0 && len(p) >= 8 && len(p) <= 41 && p[0] == 'g' && isHex(p[1:], len(p)-1) {
+			parts[i] = "g" + strings.Repeat("x", len(p)-1)
+		}
+	}
+	return strings.Join(parts, "-")
 }
 
 // checkTokens refuses free-text values that are not short tokens or that hold six or more digits in a row.

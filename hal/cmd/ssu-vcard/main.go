@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"ssu-kiosk/hal/vcard"
+	"ssu-kiosk/provisioning/version"
 )
 
 func main() {
@@ -35,7 +36,7 @@ func main() {
 
 type options struct {
 	vpcd, state, ca, holder, name, pin, puk, notAfter string
-	create, force, debug                              bool
+	create, force, debug, version                     bool
 	pinTries, pukTries                                int
 	faults                                            vcard.Faults
 }
@@ -60,11 +61,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.faults.Delay, "fault-delay", 0, "wait `D` before answering each APDU")
 	fs.IntVar(&o.faults.MalformedAfter, "fault-malformed-after", 0, "answer the `N`th APDU and later ones malformed")
 	fs.BoolVar(&o.debug, "debug", false, "log every APDU's header and status word")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 1
+	}
+	if o.version {
+		fmt.Fprintln(stdout, "ssu-vcard", version.String())
+		return 0
 	}
 	level := slog.LevelInfo
 	if o.debug {

@@ -19,7 +19,8 @@ import (
 var dashboardRE = regexp.MustCompile(`Fleet dashboard: (\S+)\s+\(sign in as admin, password (\S+)\)`)
 
 // fleetSawUnlock checks that the demo's fleet server stored the demo kiosk's unlock session, each event
-// once, and that the printed dashboard login works and shows the kiosk online.
+// once, and that the printed dashboard login works and shows the kiosk online with the version the
+// binary was stamped with.
 func fleetSawUnlock(t *testing.T, k *kiosk) {
 	t.Helper()
 	var dashboard, password string
@@ -52,6 +53,10 @@ func fleetSawUnlock(t *testing.T, k *kiosk) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	var versions string
+	if err := db.QueryRow(`SELECT COALESCE(GROUP_CONCAT(DISTINCT app_version), '') FROM events WHERE kiosk = 'demo-kiosk'`).Scan(&versions); err != nil || versions != e2eVersion {
+		t.Errorf("the demo kiosk's events carry app versions %q (%v), want %q", versions, err, e2eVersion)
+	}
 	if total != distinct || sessions != 1 || !strings.HasPrefix(kinds, "session_started ") || !strings.Contains(kinds, "method_chosen") {
 		t.Errorf("fleet events %q: %d stored, %d distinct, %d sessions", kinds, total, distinct, sessions)
 	}
@@ -71,12 +76,23 @@ func fleetSawUnlock(t *testing.T, k *kiosk) {
 	var answer struct {
 		Kiosk struct {
 			Online     bool      `json:"online"`
+			AppVersion string    `json:"app_version"`
 			Site       string    `json:"site"`
 			LastHealth time.Time `json:"last_health"`
 		} `json:"kiosk"`
 	}
 	if err := json.Unmarshal(body, &answer); resp.StatusCode != http.StatusOK || err != nil || !answer.Kiosk.Online ||
-		answer.Kiosk.Site != "demo-hospital" || answer.Kiosk.LastHealth.IsZero() {
+		answer.Kiosk.Site != "demo-hospital" || answer.Kiosk.LastHealth.IsZero() || answer.Kiosk.AppVersion != e2eVersion {
 		t.Errorf("dashboard API with the printed login: %s %+v %v", resp.Status, answer, err)
+	}
+	// The fleet page's Version column.
+	resp, err = c.Get(dashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "<td>"+e2eVersion+"</td>") {
+		t.Errorf("the fleet page does not show the demo kiosk's version %s", e2eVersion)
 	}
 }

@@ -2,12 +2,16 @@
 // insert to new passcode, on a touch screen.
 //
 //	ssu-kiosk --config /etc/ssu-kiosk/ssu-kiosk.conf   the kiosk (see testdata/kiosk/ssu-kiosk.conf)
-//	ssu-kiosk --demo                                    the whole stack with no hardware, in a window
+//	ssu-kiosk --version                                 print the version (package provisioning/version)
+//	ssu-demo --demo                                     the whole stack with no hardware, in a window
 //
-// Demo mode starts pcscd with the vpcd virtual reader when it is not running (as root), ssu-idservice in
-// demo mode, ssu-fleetd in demo mode (its embedded broker and dashboard) and, on F2, ssu-vcard with one of
-// the demo cards in testdata/demo/cards; F3 picks the next card. The terminal says where to read the
-// security codes, and the dashboard's address and admin password. F2 and F3 do nothing outside demo mode.
+// The demo is only in the demo build: this command built with the demo build tag (demo.go), which
+// make run and make build name bin/ssu-demo. The production ssu-kiosk has no demo flags and carries none
+// of the demo's code (package kiosk/demo, hal/vcard). Demo mode starts pcscd with the vpcd virtual reader
+// when it is not running (as root), ssu-idservice in demo mode, ssu-fleetd in demo mode (its embedded
+// broker and dashboard) and, on F2, ssu-vcard with one of the demo cards in testdata/demo/cards; F3 picks
+// the next card. The terminal says where to read the security codes, and the dashboard's address and
+// admin password. F2 and F3 do nothing outside demo mode.
 //
 // With fleet-broker set in the configuration (always in demo mode) the kiosk keeps a fleet link: each
 // session's usage events are written to a durable outbox and sent to the fleet server, health is reported
@@ -41,6 +45,7 @@ import (
 	"ssu-kiosk/kiosk/flow"
 	"ssu-kiosk/kiosk/ui"
 	"ssu-kiosk/kiosk/ui/speech"
+	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/identity"
 )
 
@@ -50,35 +55,43 @@ func main() {
 }
 
 type options struct {
-	config, demoDir, testdata, vpcd, readerFilter, window, logLevel string
-	demo, fullscreen, smallFleet                                    bool
+	config, window, logLevel string
+	version                  bool
+	demo                     demoFlags // empty outside the demo build
 }
 
-// version is this build's version, for the fleet (set with -ldflags "-X main.version=…").
-var version = "dev"
+// kioskDemo is what the kiosk asks of the demo stack (demo.go; only in the demo build).
+type kioskDemo interface {
+	// Config is the demo kiosk's configuration: the demo services' addresses and certificates.
+	Config() app.Config
+	// Reboot stands in for rebooting when the fleet asks for it.
+	Reboot()
+	// Key carries out F2 or F3 without waiting: the UI loop calls it.
+	Key(ui.DemoKey)
+	Close()
+}
 
 func run(start time.Time, args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("ssu-kiosk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "", "configuration `FILE` (see testdata/kiosk/ssu-kiosk.conf)")
-	fs.BoolVar(&o.demo, "demo", false, "run the demo stack: virtual cards, the identity service in demo mode, a window")
-	fs.StringVar(&o.demoDir, "demo-dir", "", "with --demo: working `DIR` (default: a new temporary folder)")
-	fs.StringVar(&o.testdata, "testdata", "testdata", "with --demo: the repository's testdata `DIR`")
-	fs.StringVar(&o.vpcd, "vpcd", "127.0.0.1:35963", "with --demo: the vpcd reader demo cards are inserted into")
-	fs.StringVar(&o.readerFilter, "reader", "Virtual PCD 00 00", "with --demo: the PC/SC name of that reader")
-	fs.StringVar(&o.window, "window", "", "window size `WxH` instead of full screen (default 1024x600 with --demo)")
-	fs.BoolVar(&o.fullscreen, "fullscreen", false, "with --demo: full screen")
-	fs.BoolVar(&o.smallFleet, "demo-small-fleet", false, "with --demo: the fleet server with little demonstration data and no simulated kiosks")
+	fs.StringVar(&o.window, "window", "", "window size `WxH` instead of full screen")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	o.demo.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || o.demo == (o.config != "") {
-		fmt.Fprintln(stderr, "ssu-kiosk: give either --config FILE or --demo")
+	if o.version {
+		fmt.Fprintln(stdout, "ssu-kiosk", version.String()+buildNote)
+		return 0
+	}
+	if fs.NArg() > 0 || o.demo.enabled() == (o.config != "") {
+		fmt.Fprintln(stderr, "ssu-kiosk: "+modeUsage)
 		return 2
 	}
 	var level slog.Level
@@ -122,21 +135,15 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 	}
 
 	var cfg app.Config
-	var demo *app.Demo
+	var demo kioskDemo
 	ro := ui.RunOptions{Width: 1024, Height: 600}
-	if o.demo {
+	if o.demo.enabled() {
 		var err error
-		demo, err = app.StartDemo(ctx, app.DemoOptions{Dir: o.demoDir, Testdata: o.testdata, VPCD: o.vpcd,
-			ReaderFilter: o.readerFilter, SmallFleet: o.smallFleet, Out: stdout, Log: log})
-		if err != nil {
+		if demo, err = openDemo(ctx, o.demo, stdout, log); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		defer demo.Close()
-		cfg = app.Config{KioskID: "demo-kiosk", Site: "Demo hospital", Ward: "Ward 1", IdentityURL: demo.URL,
-			ServiceCA: demo.CAFile, ClientCert: demo.CertFile, ClientKey: demo.KeyFile, ReaderFilter: o.readerFilter,
-			TroubleshootingURL: "https://help.example.nhs.uk/smartcard-kiosk", Fullscreen: o.fullscreen,
-			Fleet: demo.Fleet, Version: "demo"}
-		cfg.Fleet.Site, cfg.Fleet.Ward = app.Slug(cfg.Site), app.Slug(cfg.Ward)
+		cfg = demo.Config()
 	} else {
 		var err error
 		if cfg, err = app.LoadConfig(o.config); err != nil {
@@ -184,7 +191,7 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 	if cfg.Fleet.Broker != "" {
 		// Degrade, do not die: without its fleet link the kiosk still serves people (and only logs usage);
 		// the fleet server sees it offline and raises an alert.
-		if fleetLink, err = app.OpenFleet(cfg, version, control, log); err != nil {
+		if fleetLink, err = app.OpenFleet(cfg, control, log); err != nil {
 			log.Error("fleet link off: usage is only logged", "err", err)
 			fleetLink = nil
 		} else {
@@ -194,10 +201,7 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 	}
 	reboot := app.CommandReboot(cfg.RebootCommand, log)
 	if demo != nil {
-		reboot = func() {
-			log.Warn("reboot requested by the fleet (demo: not rebooting)")
-			fmt.Fprintln(stdout, "demo: the fleet asked for a reboot; a kiosk would reboot now")
-		}
+		reboot = demo.Reboot
 	}
 	runner := app.NewRunner(ctx, app.RunnerConfig{Card: app.PCSCCard{}, Identity: client, Lights: panel, Wake: wake,
 		Timeout: 2 * max(cfg.OperationTimeout, flow.DefaultUnlockTimeout), Maintenance: cfg.Maintenance,
@@ -257,15 +261,7 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 			sd.Ready()
 		}}
 	if demo != nil {
-		opts.Demo = func(k ui.DemoKey) {
-			// ssu-vcard starts and stops in a goroutine so the UI loop never waits for it.
-			switch k {
-			case ui.DemoToggleCard:
-				go demo.Toggle()
-			case ui.DemoNextCard:
-				go demo.Next()
-			}
-		}
+		opts.Demo = demo.Key
 	}
 	game, err := ui.New(opts)
 	if err != nil {

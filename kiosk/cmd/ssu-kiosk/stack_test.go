@@ -34,8 +34,12 @@ var (
 	buildErr  error
 )
 
-// binaries builds ssu-kiosk, ssu-idservice, ssu-fleetd and ssu-vcard once into one folder (ssu-kiosk
-// --demo finds the others beside itself).
+// e2eVersion is the version the test binaries are stamped with, as make build stamps them; its commit
+// abbreviation holds six digits in a row, which the fleet's messages must still accept.
+const e2eVersion = "0.0.7-g1234567"
+
+// binaries builds ssu-kiosk (the demo build, as make run does), ssu-idservice, ssu-fleetd and ssu-vcard
+// once into one folder (ssu-kiosk --demo finds the others beside itself).
 func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -43,7 +47,8 @@ func binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "ssu-kiosk/kiosk/cmd/ssu-kiosk",
+		cmd := exec.Command("go", "build", "-tags", "demo", "-ldflags", "-X ssu-kiosk/provisioning/version.value="+e2eVersion,
+			"-o", binDir+"/", "ssu-kiosk/kiosk/cmd/ssu-kiosk",
 			"ssu-kiosk/remote/cmd/ssu-idservice", "ssu-kiosk/remote/cmd/ssu-fleetd", "ssu-kiosk/hal/cmd/ssu-vcard")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"ssu-kiosk/provisioning/version"
 )
 
 const usage = `usage: ssu-ctl <command> [flags]
@@ -33,6 +35,7 @@ commands:
   revoke --server URL --kiosk ID --admin-token-file F
                                     revoke a kiosk: CRL for Mosquitto, deny list for the embedded broker
   decommission --yes [--dir DIR]    wipe this kiosk's keys and configuration
+  version, --version                print the version
 `
 
 func main() {
@@ -64,6 +67,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRevoke(ctx, args[1:], stdin, stdout, stderr)
 	case "decommission":
 		return runDecommission(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "ssu-ctl", version.String())
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

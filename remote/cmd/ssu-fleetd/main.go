@@ -32,6 +32,7 @@ import (
 	"time"
 	_ "time/tzdata" // reports are in Europe/London even where the system has no zone data
 
+	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/fleet/broker"
 	"ssu-kiosk/remote/fleet/pki"
 	"ssu-kiosk/remote/fleet/sim"
@@ -113,7 +114,7 @@ type options struct {
 	webhook, smtpURL, alertFrom, alertTo   string
 	offlineAfter                           time.Duration
 	manualRegistration                     bool
-	verbose                                bool
+	verbose, version                       bool
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -144,9 +145,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.offlineAfter, "offline-after", 15*time.Minute, "alert when a kiosk has been offline this long")
 	fs.BoolVar(&o.manualRegistration, "manual-registration", false, "only kiosks already in the store are accepted (default: a kiosk registers with its first birth message)")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	o.enrol.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, "ssu-fleetd", version.String())
+		return 0
 	}
 	level := slog.LevelInfo
 	if o.verbose {

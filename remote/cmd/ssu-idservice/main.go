@@ -8,6 +8,7 @@
 //	ssu-idservice ra set-sopin  --db PATH SERIAL       set a card's SOPIN, read from standard input
 //	ssu-idservice ra allow-domain --db PATH DOMAIN...  add email domains to the allow list
 //	ssu-idservice ra audit --db PATH [--profile UUID] [--limit N]   read the audit log
+//	ssu-idservice --version                            print the version (package provisioning/version)
 //
 // It never logs or prints a security code, SOPIN, email address or phone number (except the development
 // outbox, which exists to show codes and is off unless --outbox or --demo is given).
@@ -32,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/identity/idservice"
 )
 
@@ -44,6 +46,10 @@ func main() {
 
 // run is the whole program; it returns the exit code (0 ok, 1 failure, 2 bad usage).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Fprintln(stdout, "ssu-idservice", version.String())
+		return 0
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]

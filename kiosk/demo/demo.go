@@ -1,4 +1,11 @@
-package app
+// Package demo runs the kiosk's demonstration stack with no hardware: pcscd with the vpcd virtual reader
+// (started when it is not running, as root), the demo cards of testdata/demo/cards inserted by ssu-vcard,
+// ssu-idservice and ssu-fleetd in demo mode, and a throwaway CA for their mutual TLS.
+//
+// Only the demo build of the kiosk imports it (make run: bin/ssu-demo, built from kiosk/cmd/ssu-kiosk
+// with the demo build tag). The production ssu-kiosk must never import it, nor anything it imports for
+// the demo (hal/vcard): a test in provisioning/version checks the binaries the image installs.
+package demo
 
 import (
 	"bufio"
@@ -27,11 +34,12 @@ import (
 
 	"ssu-kiosk/hal/card"
 	"ssu-kiosk/hal/vcard"
+	"ssu-kiosk/kiosk/app"
 	"ssu-kiosk/remote/fleet/pki"
 )
 
-// DemoOptions say where the demo's parts are.
-type DemoOptions struct {
+// Options say where the demo's parts are.
+type Options struct {
 	// Dir is the demo's working folder (certificates, database, outbox, card copies); a new temporary
 	// folder when empty.
 	Dir string
@@ -51,24 +59,24 @@ type DemoOptions struct {
 	Log *slog.Logger
 }
 
-// DemoCard is one of the demo cards.
-type DemoCard struct {
+// Card is one of the demo cards.
+type Card struct {
 	Name, Holder, State string
 }
 
 // Demo is the running demo stack.
 type Demo struct {
-	opts                      DemoOptions
+	opts                      Options
 	log                       *slog.Logger
 	Dir                       string
 	URL                       string // the identity service
 	Outbox                    string // folder where security codes are written
 	OutboxAt                  string // web page showing them
 	CAFile, CertFile, KeyFile string
-	Cards                     []DemoCard
+	Cards                     []Card
 	// Fleet is the fleet link's configuration: ssu-fleetd's embedded broker, a client certificate from
 	// its demo CA, a fresh card key and an outbox in the demo folder.
-	Fleet FleetConfig
+	Fleet app.FleetConfig
 	// Dashboard is ssu-fleetd's web address; AdminPassword signs in as "admin" there.
 	Dashboard, AdminPassword string
 
@@ -95,9 +103,9 @@ func describe(file string) string {
 	return "demo card"
 }
 
-// StartDemo starts pcscd (when not running, as root), ssu-idservice in demo mode, and prepares the demo
+// Start starts pcscd (when not running, as root), ssu-idservice in demo mode, and prepares the demo
 // cards; F2 and F3 then insert, remove and pick cards (Toggle, Next).
-func StartDemo(ctx context.Context, opts DemoOptions) (*Demo, error) {
+func Start(ctx context.Context, opts Options) (*Demo, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -173,7 +181,7 @@ func (d *Demo) bin(name string) (string, error) {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%s not found beside ssu-kiosk or on $PATH: run `make build` and start bin/ssu-kiosk", name)
+		return "", fmt.Errorf("%s not found beside ssu-kiosk or on $PATH: run `make run`, or build them beside this program", name)
 	}
 	return p, nil
 }
@@ -235,7 +243,7 @@ func (d *Demo) copyCards() error {
 		if err := st.Save(dst); err != nil {
 			return err
 		}
-		d.Cards = append(d.Cards, DemoCard{Name: describe(filepath.Base(f)), Holder: st.Name, State: dst})
+		d.Cards = append(d.Cards, Card{Name: describe(filepath.Base(f)), Holder: st.Name, State: dst})
 	}
 	return nil
 }
@@ -492,7 +500,7 @@ func (d *Demo) startFleetServer(ctx context.Context) error {
 	if _, err := rand.Read(cardKey); err != nil {
 		return err
 	}
-	d.Fleet = FleetConfig{Broker: "ssl://127.0.0.1:" + port, CA: filepath.Join(data, "pki", "ca.crt"), Cert: cert, Key: key,
+	d.Fleet = app.FleetConfig{Broker: "ssl://127.0.0.1:" + port, CA: filepath.Join(data, "pki", "ca.crt"), Cert: cert, Key: key,
 		CardKeyFile: filepath.Join(d.Dir, "fleet-card-key"), Outbox: filepath.Join(d.Dir, "fleet-outbox.db")}
 	if err := os.WriteFile(d.Fleet.CardKeyFile, []byte(hex.EncodeToString(cardKey)+"\n"), 0o600); err != nil {
 		return err

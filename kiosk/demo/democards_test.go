@@ -1,4 +1,4 @@
-package app
+package demo
 
 import (
 	"crypto/x509"
@@ -53,7 +53,7 @@ func readProfiles(t *testing.T) [][]string {
 }
 
 // TestDemoCards checks the committed demo cards against profiles.csv and the card CA; with
-// -update-demo-cards it makes them again (go test ./kiosk/app -run TestDemoCards -update-demo-cards).
+// -update-demo-cards it makes them again (go test ./kiosk/demo -run TestDemoCards -update-demo-cards).
 func TestDemoCards(t *testing.T) {
 	rows := readProfiles(t)
 	byUUID := map[string][]string{}
