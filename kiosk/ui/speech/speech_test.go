@@ -25,6 +25,9 @@ func TestEveryScreenIsSpokenInBothLanguages(t *testing.T) {
 	for _, lang := range texts.Langs() {
 		n := 0
 		for _, s := range uitest.ScreensIn(lang) {
+			if len(s.Missing) > 0 {
+				t.Errorf("%s %s: texts missing from the catalogue: %q", lang, s.Name, s.Missing)
+			}
 			u := speech.Script(s.Screen, speech.Focus{Field: s.Screen.Focus}, speech.Whole)
 			if u.Lang != lang || u.Screen != s.Screen.ID {
 				t.Errorf("%s %s: utterance for %s in %s", lang, s.Name, u.Screen, u.Lang)
@@ -38,6 +41,20 @@ func TestEveryScreenIsSpokenInBothLanguages(t *testing.T) {
 				}
 			}
 			if lang == texts.Welsh {
+				// No English left on a Welsh screen: a text that is an English message of the catalogue
+				// was not translated (a new screen or error whose words the catalogue lacks in Welsh).
+				shown := append([]string{s.Screen.Title}, s.Screen.Body...)
+				for _, b := range s.Screen.Buttons {
+					shown = append(shown, b.Label)
+				}
+				for _, f := range s.Screen.Fields {
+					shown = append(shown, f.Label, f.Error)
+				}
+				for _, x := range shown {
+					if x != "" && texts.Has(texts.English, x) && !texts.Has(texts.Welsh, x) {
+						t.Errorf("%s: %q is shown in English on a Welsh screen", s.Name, x)
+					}
+				}
 				for _, en := range []string{"Press ", " entered", "button", "Please wait"} {
 					if strings.Contains(u.Text, en) {
 						t.Errorf("%s: Welsh speech has English %q: %q", s.Name, en, u.Text)

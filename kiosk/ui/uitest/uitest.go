@@ -19,6 +19,9 @@ var T0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 type Sample struct {
 	Name   string
 	Screen flow.Screen
+	// Missing lists the texts the walk-through asked the catalogue for that it lacks in the language
+	// (tests require none).
+	Missing []string
 }
 
 // Config is the walk-through configuration the samples use.
@@ -110,7 +113,7 @@ func (w *walker) eligible() *walker {
 }
 
 func (w *walker) screen(name string, out *[]Sample) *walker {
-	*out = append(*out, Sample{Name: name, Screen: w.m.Screen()})
+	*out = append(*out, Sample{Name: name, Screen: w.m.Screen(), Missing: w.m.MissingTexts()})
 	return w
 }
 
