@@ -69,7 +69,7 @@ func Script(sc flow.Screen, focus Focus, part Part) Utterance {
 // fieldText says a field: a masked one as a count only, an address spelled out (logged as "…").
 func fieldText(p *texts.Printer, f flow.Field) (say, log string) {
 	switch {
-	case f.Masked:
+	case f.Masked, f.Kind == flow.KindCode, f.Kind == flow.KindPasscode: // a code or passcode: a count, whatever the model holds
 		s := p.Sprintf("%s, %d of %d entered.", f.Label, f.Length, f.MaxLength)
 		return s, s
 	case f.Value == "":

@@ -236,3 +236,15 @@ pcm.null { type null }
 		t.Fatal(err)
 	}
 }
+
+// A code or passcode field is spoken as a count even if a model ever carried its value unmasked.
+func TestSecretFieldsAreCountsOnly(t *testing.T) {
+	for _, kind := range []flow.FieldKind{flow.KindCode, flow.KindPasscode} {
+		sc := flow.Screen{ID: flow.EnterCode, Title: "Enter the security code", Lang: texts.English,
+			Fields: []flow.Field{{ID: flow.FieldCode, Kind: kind, Label: "Security code", Value: "482913", Length: 6, MaxLength: 6}}}
+		u := speech.Script(sc, speech.Focus{Field: flow.FieldCode}, speech.Whole)
+		if strings.ContainsAny(u.Text, "4829") || !strings.Contains(u.Text, "6 of 6 entered") {
+			t.Errorf("%s field spoken as %q", kind, u.Text)
+		}
+	}
+}
