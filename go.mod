@@ -7,6 +7,7 @@ require (
 	github.com/chromedp/chromedp v0.14.2
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+	github.com/ebitengine/oto/v3 v3.5.0
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.24.0
@@ -26,10 +27,7 @@ require (
 	rsc.io/qr v0.2.0
 )
 
-require (
-	github.com/ebitengine/oto/v3 v3.5.0 // indirect
-	github.com/jfreymuth/pulse v0.1.3 // indirect
-)
+require github.com/jfreymuth/pulse v0.1.3 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
