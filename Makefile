@@ -33,7 +33,10 @@ DEB_IMAGE_TEST := systemd mmdebstrap nftables iproute2 uidmap arch-test e2fsprog
 # make image / make image-test: the disk image (compressed with zstd) and a qemu boot under UEFI (OVMF).
 DEB_IMAGE := mmdebstrap e2fsprogs qemu-system-x86 openssh-client ovmf zstd
 DEB_TEST := util-linux procps git
-DEB_ALL := $(DEB_BUILD) $(DEB_PCSC) $(DEB_MQTT) $(DEB_DISPLAY) $(DEB_BROWSER) $(DEB_IMAGE_TEST) $(DEB_TEST)
+# Speech through a headset (kiosk/ui/speech): espeak-ng's English and Welsh voices, libasound for oto; aplay
+# for checking what a test's ALSA file device caught.
+DEB_SPEECH := espeak-ng libasound2 alsa-utils
+DEB_ALL := $(DEB_BUILD) $(DEB_PCSC) $(DEB_MQTT) $(DEB_DISPLAY) $(DEB_BROWSER) $(DEB_SPEECH) $(DEB_IMAGE_TEST) $(DEB_TEST)
 # Nothing extra for the benchmarks yet (Chromium is already in DEB_BROWSER).
 DEB_BENCH :=
 

@@ -25,9 +25,12 @@ type Config struct {
 	// IdentityURL, ServiceCA, ClientCert and ClientKey reach the identity service over mutual TLS.
 	IdentityURL, ServiceCA, ClientCert, ClientKey string
 	// ReaderFilter keeps card readers whose name contains it ("" for all).
-	ReaderFilter       string
-	LEDs               led.Config
-	IdleTimeout        time.Duration
+	ReaderFilter string
+	LEDs         led.Config
+	IdleTimeout  time.Duration
+	// MoreTimeWarning is how long "Do you need more time?" is shown (on screen, by a tone and in speech)
+	// before the session ends: more-time-warning (flow's default, 30 s, when zero).
+	MoreTimeWarning    time.Duration
 	TroubleshootingURL string
 	Methods            []flow.Method
 	Maintenance        bool
@@ -80,7 +83,7 @@ func (c Config) Place() string {
 
 // Flow is the walk-through's part of the configuration.
 func (c Config) Flow() flow.Config {
-	return flow.Config{KioskID: c.KioskID, Methods: c.Methods, IdleTimeout: c.IdleTimeout,
+	return flow.Config{KioskID: c.KioskID, Methods: c.Methods, IdleTimeout: c.IdleTimeout, MoreTimeCountdown: c.MoreTimeWarning,
 		TroubleshootingURL: c.TroubleshootingURL, Maintenance: c.Maintenance, MaintenanceMessage: c.MaintenanceMessage,
 		OperationTimeout: c.OperationTimeout}
 }
@@ -190,7 +193,8 @@ func (c *Config) set(name, value string) error {
 		*p = b
 		return nil
 	}
-	dur := map[string]*time.Duration{"idle-timeout": &c.IdleTimeout, "operation-timeout": &c.OperationTimeout}
+	dur := map[string]*time.Duration{"idle-timeout": &c.IdleTimeout, "operation-timeout": &c.OperationTimeout,
+		"more-time-warning": &c.MoreTimeWarning}
 	if p, ok := dur[name]; ok {
 		d, err := time.ParseDuration(value)
 		if err != nil || d < 0 {

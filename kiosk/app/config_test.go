@@ -19,7 +19,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.KioskID != "kiosk-0042" || c.IdleTimeout != 60*time.Second || !c.Fullscreen || !c.HideCursor ||
+	if c.KioskID != "kiosk-0042" || c.IdleTimeout != 60*time.Second || c.Flow().MoreTimeCountdown != 30*time.Second || !c.Fullscreen || !c.HideCursor ||
 		len(c.Methods) != 3 || c.Methods[2] != flow.MethodFace || c.LEDs.Green != "sysfs:kiosk:green" ||
 		c.Place() != "St Example's Hospital, Outpatients, level 2" || c.ReaderFilter != "OMNIKEY" {
 		t.Errorf("example config read as %+v", c)

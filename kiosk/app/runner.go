@@ -46,6 +46,7 @@ type Runner struct {
 	ctx    context.Context
 	events chan flow.Event
 	leds   chan led.Pattern
+	clock  chan bool // Tick's on/off switch: the latest SetClock, at most one waiting
 
 	cardMu sync.Mutex // one card operation at a time, even when an abandoned one is still finishing
 
@@ -91,7 +92,7 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) *Runner {
 	if cfg.HardwareGrace <= 0 {
 		cfg.HardwareGrace = 2 * time.Second
 	}
-	r := &Runner{cfg: cfg, log: cfg.Log, ctx: ctx, events: make(chan flow.Event, 64), leds: make(chan led.Pattern, 16),
+	r := &Runner{cfg: cfg, log: cfg.Log, ctx: ctx, events: make(chan flow.Event, 64), leds: make(chan led.Pattern, 16), clock: make(chan bool, 1),
 		cancels: map[uint64]context.CancelFunc{}, maintenance: cfg.Maintenance, maintenanceMessage: cfg.MaintenanceMessage,
 		led: led.Idle}
 	if cfg.Maintenance {
@@ -133,16 +134,46 @@ func wipeEvent(ev flow.Event) {
 	}
 }
 
-// Tick sends the clock to the walk-through every interval until ctx ends.
+// Tick sends the clock to the walk-through every interval while it is switched on (SetClock; on at the
+// start), until ctx ends. While it is off nothing in the kiosk is woken by the clock.
 func (r *Runner) Tick(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	on := true
 	for {
+		var tick <-chan time.Time
+		if on {
+			tick = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case want := <-r.clock:
+			switch {
+			case want && !on:
+				t.Reset(every)
+			case !want && on:
+				t.Stop()
+			}
+			on = want
+		case now := <-tick:
 			r.post(flow.Tick{At: now})
+		}
+	}
+}
+
+// SetClock switches Tick on or off: the UI loop calls it when the walk-through's NeedsClock changes.
+// It never blocks; the last call wins.
+func (r *Runner) SetClock(on bool) {
+	for {
+		select {
+		case r.clock <- on:
+			return
+		default:
+		}
+		select {
+		case <-r.clock: // replace a switch Tick has not seen yet
+		default:
 		}
 	}
 }

@@ -513,3 +513,38 @@ func TestHolderUUIDAttributeFromChallenge(t *testing.T) {
 		t.Error("an attribute that is not a dotted OID was taken")
 	}
 }
+
+// Tick sends the clock only while it is switched on.
+func TestTickOnlyWhileTheClockIsOn(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := NewRunner(ctx, RunnerConfig{})
+	r.SetClock(false)
+	go r.Tick(ctx, time.Millisecond)
+	// Let Tick take the switch, then nothing may arrive.
+	eventually(t, func() bool { return len(r.clock) == 0 })
+	for len(r.events) > 0 { // ticks sent before it saw the switch
+		<-r.events
+	}
+	select {
+	case ev := <-r.events:
+		if _, ok := ev.(flow.Tick); ok {
+			// one tick may have been in flight when the switch was read; a second one may not
+			select {
+			case <-r.events:
+				t.Fatal("clock off: ticks still arrive")
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	case <-time.After(50 * time.Millisecond):
+	}
+	r.SetClock(true)
+	select {
+	case ev := <-r.events:
+		if _, ok := ev.(flow.Tick); !ok {
+			t.Fatalf("got %T, want a Tick", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("clock on: no tick")
+	}
+}

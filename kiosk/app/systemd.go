@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,14 +39,34 @@ func (s *Systemd) Ready() {
 	}
 }
 
-// Heartbeat sends WATCHDOG=1 when half the watchdog interval has passed since the last one.
+// WakeForWatchdog calls wake (which asks the UI loop for a frame) every half of WatchdogSec until ctx
+// ends, so the UI loop, which otherwise runs only on input or an event, pings the watchdog at its own
+// rate and no more often. With no watchdog it returns at once.
+func (s *Systemd) WakeForWatchdog(ctx context.Context, wake func()) {
+	if s.interval <= 0 {
+		return
+	}
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			wake()
+		}
+	}
+}
+
+// Heartbeat sends WATCHDOG=1 when about half the watchdog interval has passed since the last one (a tenth
+// early is accepted, so a wake-up from WakeForWatchdog that comes a little early still pings).
 func (s *Systemd) Heartbeat() {
 	if s.interval <= 0 {
 		return
 	}
 	s.mu.Lock()
 	now := s.now()
-	due := now.Sub(s.last) >= s.interval
+	due := now.Sub(s.last) >= s.interval-s.interval/10
 	if due {
 		s.last = now
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"ssu-kiosk/kiosk/flow/texts"
 	"ssu-kiosk/remote/identity/errcat"
 )
 
@@ -61,6 +62,10 @@ type Machine struct {
 
 	sess *session
 	out  []Effect
+
+	// lang is the language chosen for this session ("" is English); printers format the catalogue in it.
+	lang     texts.Lang
+	printers map[texts.Lang]*texts.Printer
 }
 
 // session is everything about one person's visit; its secrets are wiped by finish.
@@ -87,8 +92,8 @@ type session struct {
 	reinserting    bool
 	lockedByChange bool
 
-	notice   []string
-	fieldErr map[FieldID]string
+	notice   []Text
+	fieldErr map[FieldID]Text
 	focus    FieldID
 
 	finished bool
@@ -162,6 +167,9 @@ func (m *Machine) Handle(ev Event) []Effect {
 		m.rebootIfIdle()
 	case MethodsChanged:
 		m.onMethodsChanged(e)
+	case LanguageChosen:
+		m.lastActivity = m.now
+		m.onLanguageChosen(e)
 	case CardRead:
 		m.onCardRead(e)
 	case CardProved:
@@ -337,6 +345,7 @@ func (m *Machine) toIdle() {
 		m.sess.wipe() // never reached with a live session, but never leave secrets behind
 	}
 	m.sess = nil
+	m.lang = "" // the language chosen ends with the session
 	m.cancelPending()
 	m.state = m.idleScreen()
 	m.rebootIfIdle()
@@ -440,7 +449,7 @@ func (m *Machine) operationTimedOut() {
 		if m.sess != nil && m.sess.reinserting {
 			m.sess.reinserting = false
 			m.setState(ReinsertCard)
-			m.sess.notice = []string{textReinsertUnreadable}
+			m.sess.notice = []Text{{Key: textReinsertUnreadable}}
 			m.lastActivity = m.now
 			return
 		}
@@ -719,7 +728,7 @@ func (m *Machine) onContinue() {
 	case EnterAddress:
 		if msg := checkAddress(s.method, s.address.bytes()); msg != "" {
 			m.note(EventAddressRefused, nil)
-			s.fieldErr = map[FieldID]string{FieldAddress: msg}
+			s.fieldErr = map[FieldID]Text{FieldAddress: {Key: msg}}
 			return
 		}
 		m.sendCode()
@@ -753,7 +762,7 @@ func (m *Machine) onConfirm() {
 	case ChangePasscode:
 		if n := s.current.len(); n < MinPasscodeDigits || n > MaxPasscodeDigits {
 			m.note(EventPasscodeRefused, nil)
-			s.fieldErr = map[FieldID]string{FieldCurrent: textCurrentLength}
+			s.fieldErr = map[FieldID]Text{FieldCurrent: {Key: textCurrentLength}}
 			s.focus = FieldCurrent
 			return
 		}
@@ -781,7 +790,7 @@ func (m *Machine) refusePasscode(p PasscodeProblem) {
 		s.newPIN.wipe()
 		field = FieldNew
 	}
-	s.fieldErr = map[FieldID]string{field: p.Message()}
+	s.fieldErr = map[FieldID]Text{field: {Key: p.Message()}}
 	s.focus = field
 }
 
@@ -807,10 +816,10 @@ func (m *Machine) onCardRead(e CardRead) {
 		switch {
 		case e.Err != nil:
 			m.setState(ReinsertCard)
-			s.notice = []string{textReinsertUnreadable}
+			s.notice = []Text{{Key: textReinsertUnreadable}}
 		case s.card.Fingerprint != "" && e.Status.Fingerprint != s.card.Fingerprint:
 			m.setState(ReinsertCard)
-			s.notice = []string{textReinsertOtherCard}
+			s.notice = []Text{{Key: textReinsertOtherCard}}
 		default:
 			m.note(EventCardReinserted, nil)
 			m.unblock()
@@ -897,7 +906,7 @@ func (m *Machine) onCodeSent(e CodeSent) {
 		}
 		m.setState(back)
 		entry := errcat.MustLookup(code)
-		s.notice = []string{entry.Title + ".", entry.Advice}
+		s.notice = []Text{{Key: entry.Title, Sentence: true}, {Key: entry.Advice}}
 		return
 	}
 	s.sends++
@@ -912,7 +921,7 @@ func (m *Machine) onCodeSent(e CodeSent) {
 	s.codeSentOnce = true
 	m.setState(EnterCode)
 	if resent {
-		s.notice = []string{textCodeResent}
+		s.notice = []Text{{Key: textCodeResent}}
 	}
 }
 
@@ -925,7 +934,7 @@ func (m *Machine) onCodeChecked(e CodeChecked) {
 			return
 		}
 		m.setState(EnterCode)
-		s.fieldErr = map[FieldID]string{FieldCode: textWrongCode(e.TriesLeft)}
+		s.fieldErr = map[FieldID]Text{FieldCode: textWrongCode(e.TriesLeft)}
 	})
 }
 
@@ -933,7 +942,7 @@ func (m *Machine) onFaceChecked(e FaceChecked) {
 	m.onVerified(opFace, e.Seq, e.Err, e.OK, e.SOPIN, EventFaceAccepted, func(s *session) {
 		m.note(EventFaceRefused, nil)
 		m.setState(ChooseMethod)
-		s.notice = []string{textFaceRefused}
+		s.notice = []Text{{Key: textFaceRefused}}
 	})
 }
 
@@ -1001,7 +1010,7 @@ func (m *Machine) onPINChanged(e PINChanged) {
 			return
 		}
 		m.setState(ChangePasscode)
-		s.fieldErr = map[FieldID]string{FieldCurrent: textWrongCurrent(s.pinTriesLeft)}
+		s.fieldErr = map[FieldID]Text{FieldCurrent: textWrongCurrent(s.pinTriesLeft)}
 	case e.Result == WriteDone:
 		m.finish(OutcomePasscodeChanged, "", PasscodeChanged)
 	case e.Result == WriteNotDone:

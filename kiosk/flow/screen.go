@@ -3,6 +3,8 @@ package flow
 import (
 	"time"
 
+	"ssu-kiosk/kiosk/flow/texts"
+
 	"ssu-kiosk/remote/identity/errcat"
 )
 
@@ -147,6 +149,8 @@ type Screen struct {
 	CodeTimeLeft time.Duration
 	// TriesLeft is the tries left for the security code or the current passcode (0 when not shown).
 	TriesLeft int
+	// Lang is the language the texts are in.
+	Lang texts.Lang
 }
 
 // Button returns the button with id, if the screen has it.

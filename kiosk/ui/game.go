@@ -43,12 +43,18 @@ type Options struct {
 	FirstFrame func()
 	// Heartbeat is called from every Update: the systemd watchdog is pinged from here.
 	Heartbeat func()
+	// Clock, when set, is told whenever the walk-through starts or stops needing the clock (a walkthrough
+	// with a NeedsClock method, as flow.Machine has): the runner sends Tick events only while it does, so
+	// an idle kiosk is not woken every second.
+	Clock func(on bool)
 	// Demo receives F2 and F3; nil outside demo mode, where those keys do nothing.
 	Demo func(DemoKey)
 	// Fonts, when nil, are loaded from the embedded files.
 	Fonts *Fonts
 	// Done ends the game (ebiten.Termination) when closed: the process is stopping.
 	Done <-chan struct{}
+	// Speech, when set, is given every screen's spoken form and the speech keys (see speak.go).
+	Speech Speaker
 }
 
 // Game is the kiosk's ebiten.Game.
@@ -61,12 +67,19 @@ type Game struct {
 	plan      Plan
 	w, h      int
 	focus     Target
+	look      Look // the person's choice of text size, kept across screens until the kiosk is idle again
 	dirty     bool
 	drawn     bool
 	readyDone bool
 	spinning  atomic.Bool
-	cardAt    time.Time // when the last card insertion was reported, until the next screen is drawn
-	qrCache   map[string]*ebiten.Image
+	following atomic.Bool // a follow-up frame after input is due
+	cardAt    time.Time   // when the last card insertion was reported, until the next screen is drawn
+	clockOn   int         // what Clock was last told: 0 nothing yet, 1 off, 2 on
+	heard     heard       // what speech last said something about
+	// speechKeyAt is when the speech key went down (zero when it is up or was handled).
+	speechKeyAt   time.Time
+	speechKeyDone bool
+	qrCache       map[string]*ebiten.Image
 }
 
 // New checks opts and returns a Game showing the walk-through's current screen.
@@ -154,10 +167,8 @@ drain:
 	}
 	in := collectInput()
 	g.logInput(in)
-	for _, ev := range g.apply(in, now) {
-		g.handle(ev)
-	}
-	g.refresh()
+	g.frame(in, now)
+	g.followInput(in)
 	if g.screen.Busy {
 		g.dirty = true // the spinner turns
 		if g.spinning.CompareAndSwap(false, true) {
@@ -165,6 +176,50 @@ drain:
 		}
 	}
 	return nil
+}
+
+// followInput asks for another frame shortly after any input, and while a key or button is held: GLFW
+// can take an X event (a key let go) during a busy frame without waking the loop again, and an idle kiosk
+// has no clock tick that would notice it later. Once the person stops, the loop sleeps again.
+func (g *Game) followInput(in Input) {
+	active := len(in.Keys) > 0 || len(in.Chars) > 0 || len(in.Touches) > 0 ||
+		len(inpututil.AppendPressedKeys(nil)) > 0 || len(inpututil.AppendJustReleasedKeys(nil)) > 0 ||
+		ebiten.IsMouseButtonPressed(ebiten.MouseButtonLeft) || inpututil.IsMouseButtonJustReleased(ebiten.MouseButtonLeft) ||
+		len(ebiten.AppendTouchIDs(nil)) > 0
+	if active && g.following.CompareAndSwap(false, true) {
+		time.AfterFunc(50*time.Millisecond, func() { g.following.Store(false); Wake() })
+	}
+}
+
+// frame applies the person's input and follows the walk-through's screen: the part of Update that needs
+// no display (tests drive it directly).
+func (g *Game) frame(in Input, now time.Time) {
+	for _, ev := range g.apply(in, now) {
+		g.handle(ev)
+	}
+	g.speechKeys(in, now)
+	g.refresh()
+	g.tellClock()
+	g.speak()
+}
+
+// clockUser is a walkthrough that says when it has something to count down (flow.Machine).
+type clockUser interface{ NeedsClock() bool }
+
+// tellClock tells Options.Clock when the walk-through's need for the clock changed.
+func (g *Game) tellClock() {
+	c, ok := g.opts.Walkthrough.(clockUser)
+	if !ok || g.opts.Clock == nil {
+		return
+	}
+	want := 1
+	if c.NeedsClock() {
+		want = 2
+	}
+	if want != g.clockOn {
+		g.clockOn = want
+		g.opts.Clock(want == 2)
+	}
 }
 
 // logInput logs, at debug level, each tap and each control key (Enter, Tab, Escape, Backspace, F-keys)
@@ -218,13 +273,16 @@ func (g *Game) handle(ev flow.Event) {
 // refresh re-lays out the screen when the model or the window size changed.
 func (g *Game) refresh() {
 	sc := g.opts.Walkthrough.Screen()
-	if reflect.DeepEqual(sc, g.screen) && g.plan.Width == g.w && g.plan.Height == g.h {
+	if sc.ID == flow.Welcome && g.screen.ID != flow.Welcome && g.screen.ID != "" {
+		g.look = Look{} // the session is over: the next person starts with the standard look
+	}
+	if reflect.DeepEqual(sc, g.screen) && g.plan.Width == g.w && g.plan.Height == g.h && g.plan.Look == g.look {
 		return
 	}
 	changedID := sc.ID != g.screen.ID
 	oldFocus := g.screen.Focus
 	g.screen = sc
-	g.plan = Layout(sc, g.w, g.h, g.fonts, g.opts.Place)
+	g.plan = LayoutLook(sc, g.w, g.h, g.fonts, g.opts.Place, g.look)
 	g.dirty = true
 	if changedID {
 		g.focus = Target{}
@@ -276,7 +334,11 @@ func (g *Game) Draw(screen *ebiten.Image) {
 	g.dirty = false
 	if !g.drawn {
 		g.drawn = true
-		Wake() // so Update reports the first frame once it is on screen
+		// So Update reports the first frame (and systemd hears READY=1) once it is on screen. A wake-up
+		// posted while the loop is busy can be lost, and nothing else wakes an idle kiosk: ask again later.
+		Wake()
+		time.AfterFunc(30*time.Millisecond, Wake)
+		time.AfterFunc(300*time.Millisecond, Wake)
 	}
 	if !g.cardAt.IsZero() && g.screen.ID != flow.Welcome {
 		g.log.Info("card to screen", "id", g.screen.ID, "ms", float64(time.Since(g.cardAt).Microseconds())/1000)
@@ -299,12 +361,15 @@ func (g *Game) DrawPlan(dst *ebiten.Image) {
 func (g *Game) ShowScreen(sc flow.Screen, w, h int) {
 	g.w, g.h = w, h
 	g.screen = sc
-	g.plan = Layout(sc, w, h, g.fonts, g.opts.Place)
+	g.plan = LayoutLook(sc, w, h, g.fonts, g.opts.Place, g.look)
 	g.focus = Target{}
 	if sc.Focus != "" {
 		g.focus = Target{Kind: TargetField, Field: sc.Focus}
 	}
 }
+
+// SetLook sets the look ShowScreen lays screens out in (golden screenshots).
+func (g *Game) SetLook(l Look) { g.look = l }
 
 func collectInput() Input {
 	var in Input
@@ -313,6 +378,7 @@ func collectInput() Input {
 	in.Alt = ebiten.IsKeyPressed(ebiten.KeyAlt)
 	in.Shift = ebiten.IsKeyPressed(ebiten.KeyShift)
 	in.Keys = inpututil.AppendJustPressedKeys(nil)
+	in.SpeechKeyHeld = ebiten.IsKeyPressed(SpeechKey)
 	if k := ebiten.KeyBackspace; ebiten.IsKeyPressed(k) {
 		if d := inpututil.KeyPressDuration(k); d > 30 && d%4 == 0 { // held: repeat
 			in.Keys = append(in.Keys, k)

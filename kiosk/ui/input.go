@@ -16,6 +16,8 @@ type Input struct {
 	Ctrl, Alt, Shift bool
 	// Touches are the points (pixels) where a mouse button or a finger went down.
 	Touches [][2]float64
+	// SpeechKeyHeld is whether the speech key is down now.
+	SpeechKeyHeld bool
 }
 
 // DemoKey is a key that only demo mode listens to.
@@ -28,7 +30,8 @@ const (
 )
 
 // apply maps input to walk-through events, given the current plan and focus. It moves the UI's focus
-// itself (Tab, Shift+Tab, touches) and calls demo for F2/F3 when demo mode is on. Lock-down: any key or
+// itself (Tab, Shift+Tab, touches) and calls demo for F2/F3 when demo mode is on. F6 switches the
+// language and F7 the larger-text look, like the header's buttons. Lock-down: any key or
 // character with Ctrl or Alt held is ignored (Alt+F4, Ctrl+Q, Ctrl+W, Ctrl+Alt+Fn), and so are function
 // keys outside demo mode.
 func (g *Game) apply(in Input, now time.Time) []flow.Event {
@@ -51,15 +54,19 @@ func (g *Game) apply(in Input, now time.Time) []flow.Event {
 			}
 		case ebiten.KeyEnter, ebiten.KeyNumpadEnter:
 			if g.focus.Kind == TargetButton {
-				out = append(out, flow.Pressed{At: now, Button: g.focus.Button})
+				out = append(out, g.press(g.focus.Button, now)...)
 			} else {
 				out = append(out, flow.Submitted{At: now})
 			}
 		case ebiten.KeySpace:
 			// Space presses a focused button; in a field it is a character (handled above).
 			if g.focus.Kind == TargetButton {
-				out = append(out, flow.Pressed{At: now, Button: g.focus.Button})
+				out = append(out, g.press(g.focus.Button, now)...)
 			}
+		case languageKey:
+			out = append(out, g.press(ButtonLanguage, now)...)
+		case textSizeKey:
+			out = append(out, g.press(ButtonTextSize, now)...)
 		case ebiten.KeyEscape:
 			for _, id := range []flow.ButtonID{flow.ButtonBack, flow.ButtonCancel} {
 				if b, ok := g.screen.Button(id); ok && b.Enabled {
@@ -85,7 +92,7 @@ func (g *Game) apply(in Input, now time.Time) []flow.Event {
 		switch t.Kind {
 		case TargetButton:
 			g.focus = Target{}
-			out = append(out, flow.Pressed{At: now, Button: t.Button})
+			out = append(out, g.press(t.Button, now)...)
 		case TargetField:
 			g.focus = t
 			out = append(out, flow.Focused{At: now, Field: t.Field})
@@ -100,6 +107,20 @@ func (g *Game) apply(in Input, now time.Time) []flow.Event {
 		}
 	}
 	return out
+}
+
+// press is a button pressed: the header's are the UI's own (the language becomes a LanguageChosen, the
+// text size changes the look), the others go to the walk-through.
+func (g *Game) press(id flow.ButtonID, now time.Time) []flow.Event {
+	switch id {
+	case ButtonLanguage:
+		return []flow.Event{flow.LanguageChosen{At: now, Lang: g.screen.Lang.Other()}}
+	case ButtonTextSize:
+		g.look.Large = !g.look.Large
+		g.dirty = true
+		return nil
+	}
+	return []flow.Event{flow.Pressed{At: now, Button: id}}
 }
 
 // moveFocus moves the focus to the next (or previous) field or enabled button.

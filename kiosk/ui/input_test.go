@@ -1,12 +1,14 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/flow/texts"
 )
 
 type staticWalk struct{ sc flow.Screen }
@@ -68,7 +70,7 @@ func TestKeyboardOperation(t *testing.T) {
 	if evs := g.apply(Input{Keys: []ebiten.Key{ebiten.KeyEnter}}, now); len(evs) != 1 || evs[0] != (flow.Submitted{At: now}) {
 		t.Errorf("Enter in a field gave %v", evs)
 	}
-	// Tab: field → Continue → Back → Cancel → field; Shift+Tab goes back.
+	// Tab: field → Continue → Back → Cancel → language → text size → field; Shift+Tab goes back.
 	g.apply(Input{Keys: []ebiten.Key{ebiten.KeyTab}}, now)
 	if g.focus.String() != "button:continue" {
 		t.Errorf("after Tab focus is %s", g.focus)
@@ -77,11 +79,15 @@ func TestKeyboardOperation(t *testing.T) {
 	if evs := g.apply(Input{Keys: []ebiten.Key{ebiten.KeyEnter}}, now); len(evs) != 1 || evs[0] != (flow.Pressed{At: now, Button: flow.ButtonBack}) {
 		t.Errorf("Enter on Back gave %v", evs)
 	}
-	g.apply(Input{Keys: []ebiten.Key{ebiten.KeyTab}}, now)
+	for range 3 {
+		g.apply(Input{Keys: []ebiten.Key{ebiten.KeyTab}}, now)
+	}
 	evs = g.apply(Input{Keys: []ebiten.Key{ebiten.KeyTab}}, now)
 	if g.focus.String() != "field:address" || len(evs) != 1 || evs[0] != (flow.Focused{At: now, Field: flow.FieldAddress}) {
 		t.Errorf("Tab round: focus %s, events %v", g.focus, evs)
 	}
+	g.apply(Input{Shift: true, Keys: []ebiten.Key{ebiten.KeyTab}}, now)
+	g.apply(Input{Shift: true, Keys: []ebiten.Key{ebiten.KeyTab}}, now)
 	g.apply(Input{Shift: true, Keys: []ebiten.Key{ebiten.KeyTab}}, now)
 	if g.focus.String() != "button:cancel" {
 		t.Errorf("Shift+Tab: focus %s", g.focus)
@@ -116,5 +122,32 @@ func TestTouchOnScreenKeys(t *testing.T) {
 	}
 	if evs := g.apply(Input{Touches: [][2]float64{{1, 1}}}, now); len(evs) != 0 {
 		t.Errorf("touch on the header gave %v", evs)
+	}
+}
+
+// The language and text-size switches are on every screen: F6 and F7, or the header's buttons.
+func TestLanguageAndTextSizeSwitches(t *testing.T) {
+	g := newTestGame(t, addressScreen(), nil)
+	evs := g.apply(Input{Keys: []ebiten.Key{ebiten.KeyF6}}, now)
+	if len(evs) != 1 || evs[0] != (flow.LanguageChosen{At: now, Lang: texts.Welsh}) {
+		t.Fatalf("F6 gave %v, want Welsh chosen", evs)
+	}
+	it, ok := g.plan.Find(Target{Kind: TargetButton, Button: ButtonLanguage})
+	if !ok || it.Lines[0] != "Cymraeg" {
+		t.Fatalf("language button %+v", it)
+	}
+	x, y := it.Rect.Center()
+	if evs := g.apply(Input{Touches: [][2]float64{{x, y}}}, now); len(evs) != 1 || evs[0] != (flow.LanguageChosen{At: now, Lang: texts.Welsh}) {
+		t.Fatalf("tapping the language button gave %v", evs)
+	}
+	if evs := g.apply(Input{Keys: []ebiten.Key{ebiten.KeyF7}}, now); len(evs) != 0 || !g.look.Large {
+		t.Fatalf("F7: events %v, large %v", evs, g.look.Large)
+	}
+	g.refresh()
+	if g.plan.Look != (Look{Large: true}) || !strings.HasPrefix(g.plan.Fitted, "large") {
+		t.Fatalf("after F7 the plan is %+v fitted %q", g.plan.Look, g.plan.Fitted)
+	}
+	if it, _ := g.plan.Find(Target{Kind: TargetButton, Button: ButtonTextSize}); it.Lines[0] != "Standard text" {
+		t.Fatalf("text-size button reads %q with larger text on", it.Lines[0])
 	}
 }

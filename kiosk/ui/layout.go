@@ -1,11 +1,11 @@
 package ui
 
 import (
-	"fmt"
 	"image/color"
 	"strings"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/flow/texts"
 )
 
 // Rect is a rectangle in pixels.
@@ -104,6 +104,8 @@ type Plan struct {
 	Items []Item
 	// Fitted names the layout variant that fitted ("" when the first did), for tests.
 	Fitted string
+	// Look is the look it was laid out in.
+	Look Look
 }
 
 // Hit returns the target at the point, if any.
@@ -200,6 +202,15 @@ type variant struct {
 	inlineLabels    bool
 	maxBody         int // paragraphs lines kept (0: all)
 	compactKeyboard bool
+	label           float64 // field labels (labelSize when 0)
+	lookLarge       bool    // the larger-text look is on (set by LayoutLook, whichever variant fits)
+}
+
+func (v variant) labelSize() float64 {
+	if v.label > 0 {
+		return v.label
+	}
+	return labelSize
 }
 
 var variants = []variant{
@@ -207,12 +218,42 @@ var variants = []variant{
 	{name: "smaller", title: 23, body: 16},
 	{name: "inline", title: 22, body: 15, inlineLabels: true},
 	{name: "compact", title: 20, body: 14, inlineLabels: true, compactKeyboard: true},
+	{name: "tight", title: 19, body: 13, label: 14, inlineLabels: true, compactKeyboard: true},
 	{name: "truncated", title: 20, body: 14, inlineLabels: true, compactKeyboard: true, maxBody: 3},
 }
 
-// Layout places screen sc on a w x h window. place is shown in the header (site and ward).
-// Sizes are in layout units of one pixel at 800x480, scaled by min(w/800, h/480).
+// largeVariants are the larger-text look's, tried before the standard look's smaller steps: the densest
+// screens (three passcode fields and a warning) fall back to them rather than lose words.
+var largeVariants = append([]variant{
+	{name: "large", title: 34, body: 24, label: 20},
+	{name: "large-smaller", title: 30, body: 21, label: 19},
+	{name: "large-inline", title: 28, body: 20, label: 18, inlineLabels: true},
+	{name: "large-compact", title: 26, body: 19, label: 18, inlineLabels: true, compactKeyboard: true},
+	{name: "large-tight", title: 24, body: 17, label: 17, inlineLabels: true, compactKeyboard: true},
+}, variants[1:]...)
+
+// The header's buttons, on every screen: they are the UI's own, not the walk-through's.
+const (
+	// ButtonLanguage switches to the other language (F6 does the same).
+	ButtonLanguage flow.ButtonID = "language"
+	// ButtonTextSize turns larger, higher-contrast text on and off (F7 does the same).
+	ButtonTextSize flow.ButtonID = "text-size"
+)
+
+// Look is how the person asked for the screen to be drawn.
+type Look struct {
+	// Large is larger, higher-contrast text: bigger titles, paragraphs and labels, and black text.
+	Large bool
+}
+
+// Layout places screen sc on a w x h window in the standard look. place is shown in the header (site
+// and ward). Sizes are in layout units of one pixel at 800x480, scaled by min(w/800, h/480).
 func Layout(sc flow.Screen, w, h int, m Measurer, place string) Plan {
+	return LayoutLook(sc, w, h, m, place, Look{})
+}
+
+// LayoutLook is Layout in the look the person chose.
+func LayoutLook(sc flow.Screen, w, h int, m Measurer, place string, look Look) Plan {
 	u := min(float64(w)/800, float64(h)/480)
 	if u <= 0 {
 		u = 1
@@ -220,28 +261,40 @@ func Layout(sc flow.Screen, w, h int, m Measurer, place string) Plan {
 	vw, vh := float64(w)/u, float64(h)/u
 	sm := scaledMeasurer{m, u}
 	var p Plan
-	for i, v := range variants {
+	vs := variants
+	if look.Large {
+		vs = largeVariants
+	}
+	for i, v := range vs {
+		v.lookLarge = look.Large
 		var ok bool
 		p, ok = build(sc, vw, vh, sm, place, v)
-		if ok || i == len(variants)-1 {
+		if ok || i == len(vs)-1 {
 			p.Fitted = v.name
 			break
 		}
 	}
-	p.Width, p.Height, p.Scale = w, h, u
+	p.Width, p.Height, p.Scale, p.Look = w, h, u, look
 	for i := range p.Items {
 		it := &p.Items[i]
 		it.Rect = it.Rect.scaled(u)
 		it.Size *= u
 		it.LineHeight *= u
+		if look.Large && it.Color == NHSText {
+			it.Color = HighContrastText
+		}
 	}
 	return p
 }
 
 type builder struct {
-	m     Measurer
-	items []Item
+	m      Measurer
+	tr     *texts.Printer
+	items  []Item
+	header []Item // the header's buttons, last in the tab order
 }
+
+func (b *builder) plan() Plan { return Plan{Items: append(b.items, b.header...)} }
 
 func (b *builder) add(it Item) { b.items = append(b.items, it) }
 
@@ -263,19 +316,41 @@ func (b *builder) text(s string, x, y, width, size float64, bold bool, c color.R
 }
 
 func build(sc flow.Screen, vw, vh float64, m Measurer, place string, v variant) (Plan, bool) {
-	b := &builder{m: m}
-	// Header: NHS blue bar with the service name and the kiosk's place.
+	b := &builder{m: m, tr: texts.NewPrinter(sc.Lang)}
+	// Header: NHS blue bar with the service name, the kiosk's place, and the language and text-size
+	// buttons (added last, so they come last in the tab order).
+	tr := b.tr
 	b.add(Item{Kind: ItemHeader, Rect: Rect{0, 0, vw, headerHeight}, Color: NHSBlue})
-	b.add(Item{Kind: ItemText, Rect: Rect{margin, 10, vw / 2, 26}, Lines: []string{"Smartcard self-service"},
+	b.add(Item{Kind: ItemText, Rect: Rect{margin, 13, vw / 2, 26}, Lines: []string{tr.Sprintf("Smartcard self-service")},
 		Size: 20, LineHeight: 26, Bold: true, Color: NHSWhite})
-	if place != "" {
-		pw := min(m.Advance(place, smallSize, false), vw/2-2*margin)
-		b.add(Item{Kind: ItemText, Rect: Rect{vw - margin - pw, 13, pw, 20}, Lines: []string{place},
+	sizeLabel := tr.Sprintf("Larger text")
+	if v.lookLarge {
+		sizeLabel = tr.Sprintf("Standard text")
+	}
+	var header []flow.Button
+	hx := vw - margin
+	for _, hb := range []flow.Button{{ID: ButtonTextSize, Label: sizeLabel, Enabled: true},
+		{ID: ButtonLanguage, Label: tr.Sprintf("Cymraeg"), Enabled: true}} {
+		header = append(header, hb)
+		hx -= m.Advance(hb.Label, smallSize+1, true) + 2*12 + gap
+	}
+	titleEnd := margin + m.Advance(tr.Sprintf("Smartcard self-service"), 20, true) + gap
+	if pw := m.Advance(place, smallSize, false); place != "" && hx-pw > titleEnd {
+		b.add(Item{Kind: ItemText, Rect: Rect{hx - pw, 16, pw, 20}, Lines: []string{place},
 			Size: smallSize, LineHeight: 20, Color: NHSWhite})
+	}
+	x0 := vw - margin
+	for _, hb := range header {
+		w := m.Advance(hb.Label, smallSize+1, true) + 2*12
+		x0 -= w
+		b.header = append([]Item{{Kind: ItemButton, Rect: Rect{x0, 2, w, minTarget}, Lines: []string{hb.Label},
+			Size: smallSize + 1, LineHeight: (smallSize + 1) * lineSpacing, Bold: true, Color: NHSDarkBlue, Enabled: true,
+			Target: Target{Kind: TargetButton, Button: hb.ID}}}, b.header...) // left to right
+		x0 -= gap
 	}
 
 	pad := PadFor(sc)
-	top := headerHeight + 12
+	top := headerHeight + 4 // 56 units down, as before the header held buttons
 	bottom := vh - margin/2
 	x, cw := margin, vw-2*margin
 	var kbTop float64
@@ -298,7 +373,7 @@ func build(sc flow.Screen, vw, vh float64, m Measurer, place string, v variant) 
 		qx := vw - margin - qrSize
 		b.add(Item{Kind: ItemPanel, Rect: Rect{qx - 8, top, qrSize + 16, qrSize + 16 + 44}, Color: NHSGrey5})
 		b.add(Item{Kind: ItemQR, Rect: Rect{qx, top + 8, qrSize, qrSize}, QR: sc.Error.TroubleshootingURL})
-		b.text("Scan for help", qx-4, top+qrSize+20, qrSize+8, smallSize, true, NHSText, 2)
+		b.text(tr.Sprintf("Scan for help"), qx-4, top+qrSize+20, qrSize+8, smallSize, true, NHSText, 2)
 		cw = qx - 8 - 2*margin
 	}
 
@@ -322,7 +397,7 @@ func build(sc flow.Screen, vw, vh float64, m Measurer, place string, v variant) 
 		y += hgt + gap/2
 	}
 	if sc.Error != nil {
-		info := fmt.Sprintf("Error code: %s · Kiosk: %s", sc.Error.Code, sc.Error.KioskID)
+		info := tr.Sprintf("Error code: %s · Kiosk: %s", sc.Error.Code, sc.Error.KioskID)
 		y += gap / 2
 		b.add(Item{Kind: ItemPanel, Rect: Rect{x, y, cw, smallSize*lineSpacing + 12}, Color: NHSGrey5})
 		b.text(info, x+8, y+6, cw-16, smallSize+1, true, NHSText, 1)
@@ -363,11 +438,11 @@ func build(sc flow.Screen, vw, vh float64, m Measurer, place string, v variant) 
 		}
 		if v.inlineLabels && !besideField {
 			lw := cw * 0.4
-			lh := b.text(f.Label, x, y+12, lw-gap, labelSize, true, NHSText, 2)
+			lh := b.text(f.Label, x, y+12, lw-gap, v.labelSize(), true, NHSText, 2)
 			_ = lh
 			boxX, boxW = x+lw, cw-lw
 		} else {
-			y += b.text(f.Label, x, y, cw, labelSize, true, NHSText, 1) + 2
+			y += b.text(f.Label, x, y, cw, v.labelSize(), true, NHSText, 1) + 2
 		}
 		b.add(Item{Kind: ItemField, Rect: Rect{boxX, y, boxW, fieldHeight}, Size: keySize, LineHeight: fieldHeight,
 			Field: f, Target: Target{Kind: TargetField, Field: f.ID}, Enabled: true, Color: NHSText})
@@ -402,7 +477,7 @@ func build(sc flow.Screen, vw, vh float64, m Measurer, place string, v variant) 
 			addButton(b, bt.b, Rect{x, y, w, buttonHeight})
 			y += buttonHeight + gap
 		}
-		return Plan{Items: b.items}, y-gap <= bottom
+		return b.plan(), y-gap <= bottom
 	}
 	if !besideField && len(btns) > 0 {
 		y += gap / 2
@@ -417,7 +492,7 @@ func build(sc flow.Screen, vw, vh float64, m Measurer, place string, v variant) 
 		}
 		y += buttonHeight
 	}
-	return Plan{Items: b.items}, y <= bottom
+	return b.plan(), y <= bottom
 }
 
 func addButton(b *builder, bt flow.Button, r Rect) {
@@ -452,7 +527,7 @@ func layoutKeyboard(b *builder, x, y, w, kh float64) {
 	yb := y + 4*(kh+kg)
 	addKey(b, Key{Label: "@nhs.net", Text: "@nhs.net"}, Rect{x, yb, 3*kw + 2*kg, kh})
 	addKey(b, Key{Label: ".uk", Text: ".uk"}, Rect{x + 3*(kw+kg), yb, 2*kw + kg, kh})
-	addKey(b, Key{Label: "Delete", Erase: true}, Rect{x + 7*(kw+kg), yb, 3*kw + 2*kg, kh})
+	addKey(b, Key{Label: b.tr.Sprintf("Delete"), Erase: true}, Rect{x + 7*(kw+kg), yb, 3*kw + 2*kg, kh})
 }
 
 func layoutPad(b *builder, x, y float64, pad Pad) {
@@ -465,7 +540,7 @@ func layoutPad(b *builder, x, y float64, pad Pad) {
 	} else {
 		keys = append(keys, Key{})
 	}
-	keys = append(keys, Key{Label: "0", Text: "0"}, Key{Label: "Delete", Erase: true})
+	keys = append(keys, Key{Label: "0", Text: "0"}, Key{Label: b.tr.Sprintf("Delete"), Erase: true})
 	for i, k := range keys {
 		if k.Label == "" {
 			continue

@@ -1,10 +1,13 @@
 package ui
 
 import (
+	"fmt"
 	"image/color"
+	"strings"
 	"testing"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/flow/texts"
 	"ssu-kiosk/kiosk/ui/uitest"
 	"ssu-kiosk/remote/identity/errcat"
 )
@@ -35,45 +38,52 @@ func TestLayoutEveryScreen(t *testing.T) {
 			t.Errorf("no sample of screen %s", id)
 		}
 	}
-	for _, sz := range sizes {
-		for _, s := range screens {
-			p := Layout(s.Screen, sz[0], sz[1], fonts, "St Example's, Ward 7")
-			name := s.Name
-			minSide := minTarget * p.Scale
-			var targets []Item
-			for _, it := range p.Items {
-				r := it.Rect
-				if r.X < -0.5 || r.Y < -0.5 || r.X+r.W > float64(sz[0])+0.5 || r.Y+r.H > float64(sz[1])+0.5 {
-					t.Errorf("%dx%d %s: item %v at %+v is outside the window", sz[0], sz[1], name, it.Lines, r)
+	type way struct {
+		lang texts.Lang
+		look Look
+	}
+	for _, wy := range []way{{texts.English, Look{}}, {texts.Welsh, Look{}}, {texts.English, Look{Large: true}}, {texts.Welsh, Look{Large: true}}} {
+		screens := uitest.ScreensIn(wy.lang)
+		for _, sz := range sizes {
+			for _, s := range screens {
+				p := LayoutLook(s.Screen, sz[0], sz[1], fonts, "St Example's, Ward 7", wy.look)
+				name := fmt.Sprintf("%s/%s/large=%v", s.Name, wy.lang, wy.look.Large)
+				minSide := minTarget * p.Scale
+				var targets []Item
+				for _, it := range p.Items {
+					r := it.Rect
+					if r.X < -0.5 || r.Y < -0.5 || r.X+r.W > float64(sz[0])+0.5 || r.Y+r.H > float64(sz[1])+0.5 {
+						t.Errorf("%dx%d %s: item %v at %+v is outside the window", sz[0], sz[1], name, it.Lines, r)
+					}
+					if it.Kind == ItemText {
+						for _, l := range it.Lines {
+							if w := fonts.Advance(l, it.Size, it.Bold); w > r.W+1 && len(l) > 14 {
+								t.Errorf("%dx%d %s: line %q is %.0f px wide in %.0f", sz[0], sz[1], name, l, w, r.W)
+							}
+						}
+					}
+					if it.Target.Kind != TargetNone {
+						if r.W < minSide-0.01 || r.H < minSide-0.01 {
+							t.Errorf("%dx%d %s: target %s is %.0fx%.0f, under %.0f px", sz[0], sz[1], name, it.Target, r.W, r.H, minSide)
+						}
+						targets = append(targets, it)
+					}
 				}
-				if it.Kind == ItemText {
-					for _, l := range it.Lines {
-						if w := fonts.Advance(l, it.Size, it.Bold); w > r.W+1 && len(l) > 14 {
-							t.Errorf("%dx%d %s: line %q is %.0f px wide in %.0f", sz[0], sz[1], name, l, w, r.W)
+				for i := range targets {
+					for j := i + 1; j < len(targets); j++ {
+						if overlap(targets[i].Rect, targets[j].Rect) {
+							t.Errorf("%dx%d %s: %s and %s overlap", sz[0], sz[1], name, targets[i].Target, targets[j].Target)
 						}
 					}
 				}
-				if it.Target.Kind != TargetNone {
-					if r.W < minSide-0.01 || r.H < minSide-0.01 {
-						t.Errorf("%dx%d %s: target %s is %.0fx%.0f, under %.0f px", sz[0], sz[1], name, it.Target, r.W, r.H, minSide)
-					}
-					targets = append(targets, it)
-				}
-			}
-			for i := range targets {
-				for j := i + 1; j < len(targets); j++ {
-					if overlap(targets[i].Rect, targets[j].Rect) {
-						t.Errorf("%dx%d %s: %s and %s overlap", sz[0], sz[1], name, targets[i].Target, targets[j].Target)
+				for _, b := range s.Screen.Buttons {
+					if _, ok := p.Find(Target{Kind: TargetButton, Button: b.ID}); !ok {
+						t.Errorf("%dx%d %s: button %s not placed", sz[0], sz[1], name, b.ID)
 					}
 				}
-			}
-			for _, b := range s.Screen.Buttons {
-				if _, ok := p.Find(Target{Kind: TargetButton, Button: b.ID}); !ok {
-					t.Errorf("%dx%d %s: button %s not placed", sz[0], sz[1], name, b.ID)
+				if strings.HasSuffix(p.Fitted, "truncated") {
+					t.Errorf("%dx%d %s: content had to be truncated", sz[0], sz[1], name)
 				}
-			}
-			if p.Fitted == "truncated" {
-				t.Errorf("%dx%d %s: content had to be truncated", sz[0], sz[1], name)
 			}
 		}
 	}
@@ -133,7 +143,7 @@ func TestHitAndFocusables(t *testing.T) {
 		Buttons: []flow.Button{{ID: flow.ButtonConfirm, Label: "Confirm", Primary: true}, {ID: flow.ButtonCancel, Label: "Cancel", Enabled: true}}}
 	p := Layout(sc, 800, 480, fonts, "")
 	got := p.Focusables()
-	want := []string{"field:new-passcode", "field:confirm-passcode", "button:cancel"}
+	want := []string{"field:new-passcode", "field:confirm-passcode", "button:cancel", "button:language", "button:text-size"}
 	if len(got) != len(want) {
 		t.Fatalf("focusables %v, want %v", got, want)
 	}

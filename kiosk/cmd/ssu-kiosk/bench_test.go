@@ -19,7 +19,7 @@ import (
 //
 // Each starts the demo stack under a private pcscd and Xvfb, like the end-to-end tests.
 
-const idleWindow = 20 * time.Second
+const idleWindow = 60 * time.Second
 
 // procTicks is a process's user+system CPU time in clock ticks (100 a second on Linux).
 func procTicks(pid int) (int64, error) {
@@ -93,12 +93,22 @@ func measureIdle(pids func() []int, window time.Duration) usage {
 	return u
 }
 
-// BenchmarkIdle: ssu-kiosk's idle CPU and memory on the welcome screen over 20 s under Xvfb, beside
-// Chromium in kiosk mode showing a comparable page, measured in the same run.
+// BenchmarkIdle: ssu-kiosk's idle CPU and memory on the welcome screen over 60 s under Xvfb, beside
+// Chromium in kiosk mode showing a comparable page, measured in the same run; and, in that run, each one's
+// time from exec to its first frame. The kiosk's is its "first frame" log line (in demo mode that includes
+// starting the demo stack, so window-to-first-frame is what a configured kiosk pays); Chromium's is the
+// page's console line written from the second animation frame after load, i.e. once the first is painted.
 func BenchmarkIdle(b *testing.B) {
 	need(b, "chromium", "chromium")
 	for range b.N {
 		k := startDemo(b, 800, 480)
+		kioskExec := float64(time.Since(k.started).Microseconds()) / 1000
+		var kioskInside, kioskWindow float64
+		for _, line := range k.log.all {
+			if strings.Contains(line, "first frame") {
+				kioskInside, kioskWindow = fieldFloat(line, "ms"), fieldFloat(line, "window_ms")
+			}
+		}
 		time.Sleep(2 * time.Second)
 		kio := measureIdle(func() []int { return []int{k.cmd.Process.Pid} }, idleWindow)
 
@@ -108,13 +118,26 @@ func BenchmarkIdle(b *testing.B) {
 		}
 		display := startXvfb(b, 800, 480)
 		cr := exec.Command("chromium", "--kiosk", "--no-sandbox", "--no-first-run", "--disable-breakpad",
+			"--enable-logging=stderr", "--v=0",
 			"--user-data-dir="+b.TempDir(), "--window-size=800,480", "file://"+page)
 		cr.Env = append(os.Environ(), "DISPLAY="+display)
 		cr.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		crErr, err := cr.StderrPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		crLog := watchLog(crErr)
+		crStart := time.Now()
 		if err := cr.Start(); err != nil {
 			b.Fatal(err)
 		}
-		time.Sleep(6 * time.Second) // let it load and settle
+		crLog.next(b, 60*time.Second, "first-frame-painted")
+		chromeExec := float64(time.Since(crStart).Microseconds()) / 1000
+		go func() { // keep reading so Chromium never blocks on a full pipe
+			for range crLog.lines {
+			}
+		}()
+		time.Sleep(6 * time.Second) // let it settle
 		chr := measureIdle(func() []int { return tree(cr.Process.Pid) }, idleWindow)
 		_ = syscall.Kill(-cr.Process.Pid, syscall.SIGKILL) // chromium and its helper processes
 		_ = cr.Wait()
@@ -129,9 +152,13 @@ func BenchmarkIdle(b *testing.B) {
 		b.ReportMetric(chr.rssMB/kio.rssMB, "rss-ratio-chromium/kiosk")
 		b.ReportMetric(chr.pssMB/kio.pssMB, "pss-ratio-chromium/kiosk")
 		// The kiosk often uses no measurable CPU at all: its figure is taken as at least one clock tick
-		// over the window (0.05 %), so the ratio is a lower bound rather than a division by zero.
+		// over the window, so the ratio is a lower bound rather than a division by zero.
 		oneTick := 0.01 / idleWindow.Seconds() * 100 // % of a core
 		b.ReportMetric(chr.cpuPercent/max(kio.cpuPercent, oneTick), "cpu-ratio-chromium/kiosk(>=)")
+		b.ReportMetric(kioskExec, "kiosk-exec-to-first-frame-ms(with-demo-stack)")
+		b.ReportMetric(kioskInside, "kiosk-start-to-first-frame-ms(incl-demo-setup)")
+		b.ReportMetric(kioskWindow, "kiosk-window-to-first-frame-ms")
+		b.ReportMetric(chromeExec, "chromium-exec-to-first-frame-ms")
 	}
 }
 
@@ -207,4 +234,6 @@ header span{font-weight:normal;font-size:15px}
 main{padding:12px 16px}h1{font-size:26px;margin:0 0 8px}p{font-size:18px;margin:4px 0}
 </style></head><body><header>Smartcard self-service<span>Demo hospital, Ward 1</span></header>
 <main><h1>Insert your smartcard</h1><p>Unlock your smartcard or change its passcode here.</p>
-<p>Put your smartcard in the reader, chip end first.</p></main></body></html>`
+<p>Put your smartcard in the reader, chip end first.</p></main>
+<script>addEventListener("load",()=>requestAnimationFrame(()=>requestAnimationFrame(()=>console.log("first-frame-painted"))))</script>
+</body></html>`

@@ -50,7 +50,7 @@ func TestUnlockByKeyboard(t *testing.T) {
 
 // noSecretsLogged fails if the kiosk's log holds any of the values a person typed (address, security
 // code, passcode), the SOPIN or the card's serial.
-func noSecretsLogged(t *testing.T, k *kiosk, secrets ...string) {
+func noSecretsLogged(t testing.TB, k *kiosk, secrets ...string) {
 	t.Helper()
 	k.log.mu.Lock()
 	all := strings.Join(k.log.all, "\n")

@@ -44,6 +44,7 @@ import (
 	"ssu-kiosk/kiosk/app"
 	"ssu-kiosk/kiosk/flow"
 	"ssu-kiosk/kiosk/ui"
+	"ssu-kiosk/kiosk/ui/speech"
 	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/identity"
 )
@@ -206,7 +207,10 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 		Timeout: 2 * max(cfg.OperationTimeout, flow.DefaultUnlockTimeout), Maintenance: cfg.Maintenance,
 		MaintenanceMessage: cfg.MaintenanceMessage, Usage: usage, Reboot: reboot, Log: log})
 	control.Runner = runner
-	go runner.WatchCards(card.Watch(ctx, card.WatchOptions{ReaderFilter: cfg.ReaderFilter, Log: log}))
+	// Card changes are reported at once; the PC/SC wait is only bounded so the watcher looks again now and
+	// then, and a long bound keeps an idle kiosk from waking every 2 s.
+	go runner.WatchCards(card.Watch(ctx, card.WatchOptions{ReaderFilter: cfg.ReaderFilter, Log: log, Poll: time.Minute}))
+	// The clock ticks only while the walk-through has something to count down (Options.Clock below).
 	go runner.Tick(ctx, time.Second)
 	// The agent outlives the UI loop until the last usage records are on disk, then says goodbye.
 	agentCtx, stopAgent := context.WithCancel(context.Background())
@@ -229,10 +233,28 @@ func runKiosk(start time.Time, o options, stdout io.Writer, log *slog.Logger, ri
 		<-agentDone
 	}()
 
+	// Speech through a headset: espeak-ng through oto to ALSA or PulseAudio, on while a headset is plugged
+	// in (where the sound card has jack detection) or after the speech key is held (ui.SpeechKey). With no
+	// espeak-ng or no audio device the kiosk works on, silently.
+	speaker := speech.NewSpeaker(speech.Espeak{}, &speech.Oto{}, log)
+	go speaker.Run(ctx)
+	if jack, err := speech.FindJack(""); err == nil {
+		jack.Log = log
+		go func() {
+			for plugged := range jack.Watch(ctx) {
+				speaker.Headset(plugged)
+			}
+		}()
+	} else {
+		log.Info("speech: no headset jack detection; hold the speech key to turn speech on", "key", ui.SpeechKey.String(), "reason", err)
+	}
+
 	sd := app.NewSystemd(log)
+	// Idle, nothing else wakes the UI loop: the watchdog's own rate does, so Update pings it.
+	go sd.WakeForWatchdog(ctx, ui.Wake)
 	var windowStart time.Time
 	opts := ui.Options{Walkthrough: walk, Inbox: runner.Events(), Execute: execute, Place: cfg.Place(), Log: log,
-		Heartbeat: sd.Heartbeat, Done: ctx.Done(),
+		Heartbeat: sd.Heartbeat, Clock: runner.SetClock, Speech: speaker, Done: ctx.Done(),
 		FirstFrame: func() {
 			log.Info("first frame", "ms", float64(time.Since(start).Microseconds())/1000,
 				"window_ms", float64(time.Since(windowStart).Microseconds())/1000)

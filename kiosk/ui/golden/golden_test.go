@@ -18,6 +18,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/flow/texts"
 	"ssu-kiosk/kiosk/ui"
 	"ssu-kiosk/kiosk/ui/uitest"
 )
@@ -40,6 +41,7 @@ var sizes = [][2]int{{800, 480}, {1920, 1080}}
 type job struct {
 	sc   flow.Screen
 	w, h int
+	look ui.Look
 	out  chan *image.RGBA
 }
 
@@ -56,6 +58,7 @@ func (r *renderer) Update() error {
 			return ebiten.Termination
 		}
 		img := ebiten.NewImage(j.w, j.h)
+		r.game.SetLook(j.look)
 		r.game.ShowScreen(j.sc, j.w, j.h)
 		r.game.DrawPlan(img)
 		rgba := image.NewRGBA(image.Rect(0, 0, j.w, j.h))
@@ -69,9 +72,9 @@ func (r *renderer) Update() error {
 
 func (r *renderer) Draw(*ebiten.Image)         {}
 func (r *renderer) Layout(int, int) (int, int) { return 320, 240 }
-func (r *renderer) draw(sc flow.Screen, w, h int) *image.RGBA {
+func (r *renderer) draw(sc flow.Screen, w, h int, look ui.Look) *image.RGBA {
 	out := make(chan *image.RGBA)
-	r.jobs <- job{sc, w, h, out}
+	r.jobs <- job{sc, w, h, look, out}
 	return <-out
 }
 
@@ -138,46 +141,63 @@ func startXvfb() (string, func(), error) {
 	return ":" + strings.TrimSpace(line), stop, nil
 }
 
-// TestGolden draws every screen at both sizes and compares it with its golden PNG.
+// ways are the languages and looks drawn, each into its own folder: "800x480" (English), "800x480-cy"
+// (Welsh), "800x480-large" (English, larger text) and "800x480-cy-large".
+var ways = []struct {
+	suffix string
+	lang   texts.Lang
+	look   ui.Look
+}{
+	{"", texts.English, ui.Look{}},
+	{"-cy", texts.Welsh, ui.Look{}},
+	{"-large", texts.English, ui.Look{Large: true}},
+	{"-cy-large", texts.Welsh, ui.Look{Large: true}},
+}
+
+// TestGolden draws every screen at both sizes, in each language and look, and compares it with its
+// golden PNG.
 func TestGolden(t *testing.T) {
-	for _, sz := range sizes {
-		sub := filepath.Join(dir, fmt.Sprintf("%dx%d", sz[0], sz[1]))
-		if *update {
-			if err := os.MkdirAll(sub, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, s := range uitest.Screens() {
-			got := render.draw(s.Screen, sz[0], sz[1])
-			path := filepath.Join(sub, s.Name+".png")
+	for _, wy := range ways {
+		screens := uitest.ScreensIn(wy.lang)
+		for _, sz := range sizes {
+			sub := filepath.Join(dir, fmt.Sprintf("%dx%d%s", sz[0], sz[1], wy.suffix))
 			if *update {
-				var buf bytes.Buffer
-				enc := png.Encoder{CompressionLevel: png.BestCompression}
-				if err := enc.Encode(&buf, got); err != nil {
+				if err := os.MkdirAll(sub, 0o755); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
+			}
+			for _, s := range screens {
+				got := render.draw(s.Screen, sz[0], sz[1], wy.look)
+				path := filepath.Join(sub, s.Name+".png")
+				if *update {
+					var buf bytes.Buffer
+					enc := png.Encoder{CompressionLevel: png.BestCompression}
+					if err := enc.Encode(&buf, got); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
 				}
-				continue
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				t.Errorf("%v: regenerate with: go test ./kiosk/ui/golden -run TestGolden -update", err)
-				continue
-			}
-			want, err := png.Decode(f)
-			f.Close()
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			if frac := differs(got, want); frac > pixelTolerance {
-				out := filepath.Join(t.TempDir(), s.Name+".png")
-				if fo, err := os.Create(out); err == nil {
-					_ = png.Encode(fo, got)
-					fo.Close()
+				f, err := os.Open(path)
+				if err != nil {
+					t.Errorf("%v: regenerate with: go test ./kiosk/ui/golden -run TestGolden -update", err)
+					continue
 				}
-				t.Errorf("%dx%d %s: %.2f%% of pixels differ from %s (drawn: %s)", sz[0], sz[1], s.Name, 100*frac, path, out)
+				want, err := png.Decode(f)
+				f.Close()
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				if frac := differs(got, want); frac > pixelTolerance {
+					out := filepath.Join(t.TempDir(), s.Name+".png")
+					if fo, err := os.Create(out); err == nil {
+						_ = png.Encode(fo, got)
+						fo.Close()
+					}
+					t.Errorf("%dx%d %s: %.2f%% of pixels differ from %s (drawn: %s)", sz[0], sz[1], s.Name, 100*frac, path, out)
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/flow/texts"
 	"ssu-kiosk/remote/identity/errcat"
 )
 
@@ -18,6 +19,9 @@ var T0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 type Sample struct {
 	Name   string
 	Screen flow.Screen
+	// Missing lists the texts the walk-through asked the catalogue for that it lacks in the language
+	// (tests require none).
+	Missing []string
 }
 
 // Config is the walk-through configuration the samples use.
@@ -32,7 +36,7 @@ type walker struct {
 	last []flow.Effect
 }
 
-func newWalker(cfg flow.Config) *walker {
+func startWalker(cfg flow.Config) *walker {
 	m, err := flow.New(cfg, T0)
 	if err != nil {
 		panic(fmt.Sprintf("uitest: %v", err))
@@ -109,7 +113,7 @@ func (w *walker) eligible() *walker {
 }
 
 func (w *walker) screen(name string, out *[]Sample) *walker {
-	*out = append(*out, Sample{Name: name, Screen: w.m.Screen()})
+	*out = append(*out, Sample{Name: name, Screen: w.m.Screen(), Missing: w.m.MissingTexts()})
 	return w
 }
 
@@ -117,8 +121,18 @@ var future = T0.AddDate(1, 0, 0)
 
 // Screens walks the machine through every screen and returns one sample per screen (a few screens twice,
 // in a second state worth seeing). Names are the screen ids, with a suffix for the variants.
-func Screens() []Sample {
+func Screens() []Sample { return ScreensIn(texts.English) }
+
+// ScreensIn is Screens with the language chosen on the first screen.
+func ScreensIn(lang texts.Lang) []Sample {
 	var out []Sample
+	newWalker := func(cfg flow.Config) *walker {
+		w := startWalker(cfg)
+		if lang != texts.English {
+			w.send(flow.LanguageChosen{At: w.now, Lang: lang})
+		}
+		return w
+	}
 	cfg := Config()
 
 	off := cfg
