@@ -109,30 +109,6 @@ func configVersion(b []byte) string {
 	return h[0:4] + "." + h[4:8] + "." + h[8:12]
 }
 
-// Slug turns a place name into a fleet token: "St Example's Hospital" gives "st-examples-hospital".
-func Slug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(r)
-		case r == '\'' || r == '’':
-		default:
-			dash = true
-		}
-	}
-	out := b.String()
-	if len(out) > 64 {
-		out = strings.TrimRight(out[:64], "-")
-	}
-	return out
-}
-
 // ParseConfig reads a configuration and reports every problem in it, with line numbers.
 func ParseConfig(r io.Reader) (Config, error) {
 	c := Config{Fullscreen: true, HideCursor: true}
@@ -247,10 +223,10 @@ func (c *Config) fleetDefaults() {
 		f.Outbox = DefaultOutbox
 	}
 	if f.Site == "" {
-		f.Site = Slug(c.Site)
+		f.Site = fleet.Slug(c.Site)
 	}
 	if f.Ward == "" {
-		f.Ward = Slug(c.Ward)
+		f.Ward = fleet.Slug(c.Ward)
 	}
 }
 

@@ -53,7 +53,7 @@ func TestFleetSettingsAreChecked(t *testing.T) {
 	}
 	for in, want := range map[string]string{"St Example's Hospital": "st-examples-hospital", "Outpatients, level 2": "outpatients-level-2",
 		"  Ward 7  ": "ward-7", "": ""} {
-		if got := Slug(in); got != want {
+		if got := fleet.Slug(in); got != want {
 			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
 		}
 	}

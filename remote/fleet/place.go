@@ -11,6 +11,19 @@ import (
 // RA accounts name their sites by the same tokens. It fails when nothing is left, or when the token
 // would hold six digits in a row (fleet messages refuse those).
 func PlaceToken(name string) (string, error) {
+	out := Slug(name)
+	if out == "" {
+		return "", errors.New("place: needs at least one letter or digit")
+	}
+	if err := checkTokens("place", map[string]string{"name": out}); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// Slug turns a place name into a fleet token as it is, with no checks: "St Example's Hospital" gives
+// "st-examples-hospital", and a name with no letter or digit gives "". PlaceToken also checks the result.
+func Slug(name string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(name) {
@@ -30,11 +43,5 @@ func PlaceToken(name string) (string, error) {
 	if len(out) > 64 {
 		out = strings.TrimRight(out[:64], "-")
 	}
-	if out == "" {
-		return "", errors.New("place: needs at least one letter or digit")
-	}
-	if err := checkTokens("place", map[string]string{"name": out}); err != nil {
-		return "", err
-	}
-	return out, nil
+	return out
 }

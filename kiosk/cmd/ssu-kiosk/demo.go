@@ -17,6 +17,7 @@ import (
 	"ssu-kiosk/kiosk/app"
 	"ssu-kiosk/kiosk/demo"
 	"ssu-kiosk/kiosk/ui"
+	"ssu-kiosk/remote/fleet"
 )
 
 const (
@@ -66,7 +67,7 @@ func (k *demoKiosk) Config() app.Config {
 		ServiceCA: s.CAFile, ClientCert: s.CertFile, ClientKey: s.KeyFile, ReaderFilter: k.flags.reader,
 		TroubleshootingURL: "https://help.example.nhs.uk/smartcard-kiosk", Fullscreen: k.flags.fullscreen,
 		Fleet: s.Fleet, Version: "demo"}
-	cfg.Fleet.Site, cfg.Fleet.Ward = app.Slug(cfg.Site), app.Slug(cfg.Ward)
+	cfg.Fleet.Site, cfg.Fleet.Ward = fleet.Slug(cfg.Site), fleet.Slug(cfg.Ward)
 	return cfg
 }
 
