@@ -43,8 +43,13 @@ func heatmapChart(r *store.Report) template.HTML {
 	// Key: five shades from none to the busiest hour.
 	ky := top + 7*cell + 14
 	fmt.Fprintf(&b, `<text x="0" y="%d" class="axis">Key</text>`, ky+13)
+	shown := -1
 	for i := 0; i < 5; i++ {
 		n := peak * i / 4
+		if n == shown {
+			continue // a quiet period has fewer distinct shades
+		}
+		shown = n
 		a := 0.04 + 0.96*float64(n)/float64(peak)
 		x := left + i*70
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="18" height="18" fill="#005eb8" fill-opacity="%.2f"/><text x="%d" y="%d" class="axis">%d</text>`,

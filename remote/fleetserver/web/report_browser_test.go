@@ -197,7 +197,7 @@ func reportShot(name string) chromedp.Action {
 			return nil
 		}
 		var png []byte
-		if err := chromedp.FullScreenshot(&png, 90).Do(ctx); err != nil {
+		if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil { // quality 100 gives a PNG
 			return err
 		}
 		return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)

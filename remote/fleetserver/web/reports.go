@@ -104,10 +104,11 @@ type change struct {
 	Measure     string
 	Now, Before string
 	Delta       string // "+12 (+8%)", "−3 (−5%)", "no change"
-	Up, Down    bool
+	Sense       string // "better", "worse" or "" for no change
 }
 
-func changeOf(measure string, now, before float64, decimals int) change {
+// changeOf compares a figure with its value before; more is better for unlocks, worse for errors.
+func changeOf(measure string, now, before float64, decimals int, moreIsBetter bool) change {
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', decimals, 64) }
 	c := change{Measure: measure, Now: f(now), Before: f(before)}
 	d := now - before
@@ -116,9 +117,14 @@ func changeOf(measure string, now, before float64, decimals int) change {
 		c.Delta = "no change"
 		return c
 	case d > 0:
-		c.Delta, c.Up = "+"+f(d), true
+		c.Delta = "+" + f(d)
 	default:
-		c.Delta, c.Down = "−"+f(-d), true
+		c.Delta = "−" + f(-d)
+	}
+	if (d > 0) == moreIsBetter {
+		c.Sense = "better"
+	} else {
+		c.Sense = "worse"
 	}
 	if before != 0 {
 		c.Delta += fmt.Sprintf(" (%+.0f%%)", 100*d/before)
@@ -149,11 +155,11 @@ func (s *Server) comparison(r *http.Request, rep *store.Report, p reportPeriod) 
 		return "", nil, err
 	}
 	return label, []change{
-		changeOf("Unlocks", float64(rep.Total.Unlocks), float64(before.Total.Unlocks), 0),
-		changeOf("Sessions", float64(rep.Total.Sessions), float64(before.Total.Sessions), 0),
-		changeOf("RA hours saved", rep.RAHoursSaved, before.RAHoursSaved, 0),
-		changeOf("Turned away as ineligible", float64(rep.Total.Ineligible), float64(before.Total.Ineligible), 0),
-		changeOf("Sessions that showed an error code", float64(rep.Total.ServiceErrors), float64(before.Total.ServiceErrors), 0),
+		changeOf("Unlocks", float64(rep.Total.Unlocks), float64(before.Total.Unlocks), 0, true),
+		changeOf("Sessions", float64(rep.Total.Sessions), float64(before.Total.Sessions), 0, true),
+		changeOf("RA hours saved", rep.RAHoursSaved, before.RAHoursSaved, 0, true),
+		changeOf("Turned away (ineligible)", float64(rep.Total.Ineligible), float64(before.Total.Ineligible), 0, false),
+		changeOf("Error codes shown", float64(rep.Total.ServiceErrors), float64(before.Total.ServiceErrors), 0, false),
 	}, nil
 }
 
@@ -309,7 +315,8 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, v viewer) {
 		"Scope": scope(rep, v), "Before": before, "Changes": changes,
 		"PrevLink": monthLink(p.Prev), "NextLink": monthLink(p.Next), "LastLink": monthLink(p.LastMonth),
 		"ThisLink": monthLink(p.ThisMonth), "Daily": dailyChart(rep, s.cfg.Store.Location()),
-		"Heatmap": heatmapChart(rep), "Trend": trendChart(rep), "Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved)})
+		"Heatmap": heatmapChart(rep), "Trend": trendChart(rep), "Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved),
+		"Median": minutes(rep.MedianUnlock)})
 }
 
 func (s *Server) reportPrint(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -327,7 +334,21 @@ func (s *Server) reportPrint(w http.ResponseWriter, r *http.Request, v viewer) {
 	s.render(w, r, "print", v, map[string]any{"Title": "Smartcard unlock kiosks: usage, " + p.Label, "R": rep, "Label": p.Label,
 		"Scope": scope(rep, v), "Tables": viewTables(rep.Tables(), true), "Heatmap": heatmapChart(rep), "Trend": trendChart(rep),
 		"Daily": dailyChart(rep, s.cfg.Store.Location()), "Back": "/reports?" + back.Encode(),
-		"Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved), "Made": s.cfg.Now()})
+		"Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved), "Median": minutes(rep.MedianUnlock), "Made": s.cfg.Now()})
+}
+
+// minutes writes a duration as people say it: "2 min 5 s", "45 s"; "—" for none.
+func minutes(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	}
+	if sec := int(d.Seconds()) % 60; sec != 0 {
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), sec)
+	}
+	return fmt.Sprintf("%d min", int(d.Minutes()))
 }
 
 func nonEmpty(ss ...string) []string {
