@@ -520,6 +520,16 @@ func (r *Report) Tables() []Table {
 	if len(r.Weekly) > 0 {
 		weekly.Total = []string{"Total", strconv.Itoa(weekTotal.Sessions), strconv.Itoa(weekTotal.Unlocks)}
 	}
+	daily := Table{Name: "daily", Title: "Each day (days with sessions)", Header: []string{"Date", "Sessions", "Unlocks"}}
+	var dayTotal Day
+	for _, d := range r.Daily {
+		daily.Rows = append(daily.Rows, []string{d.Date.Format("2006-01-02"), strconv.Itoa(d.Sessions), strconv.Itoa(d.Unlocks)})
+		dayTotal.Sessions += d.Sessions
+		dayTotal.Unlocks += d.Unlocks
+	}
+	if len(r.Daily) > 0 {
+		daily.Total = []string{"Total", strconv.Itoa(dayTotal.Sessions), strconv.Itoa(dayTotal.Unlocks)}
+	}
 	repeats := keyTable("repeat-lockouts", "Cards unlocked more than once (first 12 characters of the pseudonymous key)", "Card key", r.TopRepeatCards)
 	repeats.Total = nil // the first 20 cards only: their sum is no total
 	return []Table{summary, site, ward, kiosk,
@@ -528,7 +538,7 @@ func (r *Report) Tables() []Table {
 		keyTable("card-removed-by-step", "Card removed, by step", "Step", r.CardRemovedByStep),
 		explained(keyTable("ineligible-by-reason", "Ineligible, by reason", "Reason", r.IneligibleByReason), ReasonMeaning),
 		explained(keyTable("errors-by-code", "Service errors, by code", "Error code", r.ErrorsByCode), CodeMeaning),
-		heat, weekly,
+		heat, weekly, daily,
 		repeats,
 	}
 }

@@ -140,7 +140,7 @@ func TestReportDownloadAll(t *testing.T) {
 	}
 	var want []string
 	for _, table := range []string{"summary", "by-site", "by-ward", "by-kiosk", "abandoned-by-step", "timed-out-by-step",
-		"card-removed-by-step", "ineligible-by-reason", "errors-by-code", "busiest-hours", "weekly-trend", "repeat-lockouts"} {
+		"card-removed-by-step", "ineligible-by-reason", "errors-by-code", "busiest-hours", "weekly-trend", "daily", "repeat-lockouts"} {
 		want = append(want, prefix+"_"+table+".csv")
 	}
 	if !slices.Equal(names, want) {
@@ -150,6 +150,10 @@ func TestReportDownloadAll(t *testing.T) {
 	row := fmt.Sprintf("site-a,%d,%d,", lastMonthSessions, lastMonthUnlocks)
 	if !strings.Contains(bySite, "\n"+row) || !strings.Contains(bySite, "\nTotal,"+row[len("site-a,"):]) || strings.Contains(bySite, "site-b") {
 		t.Errorf("by-site CSV lacks %q and its total, or holds site-b:\n%s", row, bySite)
+	}
+	if s := files[prefix+"_daily.csv"]; strings.Count(s, "\n") != 1+8+1 || // header, 8 days with sessions (the 5th has two), total
+		!strings.HasSuffix(s, fmt.Sprintf("Total,%d,%d\n", lastMonthSessions, lastMonthUnlocks)) {
+		t.Errorf("daily CSV does not hold the month's days and their total:\n%s", s)
 	}
 	if s := files[prefix+"_ineligible-by-reason.csv"]; !strings.Contains(s, `no-email,1,"The kiosk showed ERR1002: ""There is no email address on your profile"""`) {
 		t.Errorf("ineligible-by-reason CSV does not say what no-email means:\n%s", s)
@@ -340,4 +344,22 @@ func TestReportPagesInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("print view: %d A4 pages, %d bytes of PDF", len(boxes), len(pdf))
+}
+
+// TestReportStatesAreAccessible runs the page checks of TestPagesAreAccessible on the report's other
+// states: an RA's month with no usage, this month so far, and the print view.
+func TestReportStatesAreAccessible(t *testing.T) {
+	f, m := newReportFixture(t)
+	ra := f.client(t, "ra-a")
+	for _, page := range []string{"/reports", "/reports?month=2020-01", "/reports?month=" + m.this.Format("2006-01"),
+		"/reports/print?month=" + m.last.Format("2006-01"), "/reports/print?month=2020-01"} {
+		code, body := f.get(t, ra, page)
+		if code != 200 {
+			t.Fatalf("%s: %d", page, code)
+		}
+		checkAccessible(t, page, body)
+		if strings.Contains(page, "2020-01") != strings.Contains(body, `id="no-usage"`) {
+			t.Errorf("%s: the no-usage note is shown only when there was no usage", page)
+		}
+	}
 }

@@ -312,10 +312,10 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, v viewer) {
 	s.render(w, r, "report", v, map[string]any{"Title": "Usage report", "R": rep, "P": p, "Label": p.Label,
 		"Tables": viewTables(rep.Tables(), false), "Self": self, "Month": month, "From": q.Get("from"), "To": q.Get("to"),
 		"Sites": sites, "Wards": wards, "Site": q.Get("site"), "Ward": q.Get("ward"), "Kiosk": q.Get("kiosk"),
-		"Scope": scope(rep, v), "Before": before, "Changes": changes,
+		"Scope": scope(rep, v), "Before": before, "Changes": changes, "BeforeUsed": len(changes) > 1 && changes[1].Before != "0",
 		"PrevLink": monthLink(p.Prev), "NextLink": monthLink(p.Next), "LastLink": monthLink(p.LastMonth),
 		"ThisLink": monthLink(p.ThisMonth), "Daily": dailyChart(rep, s.cfg.Store.Location()),
-		"Heatmap": heatmapChart(rep), "Trend": trendChart(rep), "Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved),
+		"Heatmap": heatmapChart(rep), "Trend": trendChart(rep), "Hours": fmt.Sprintf("%.1f", rep.RAHoursSaved),
 		"Median": minutes(rep.MedianUnlock)})
 }
 
@@ -334,7 +334,7 @@ func (s *Server) reportPrint(w http.ResponseWriter, r *http.Request, v viewer) {
 	s.render(w, r, "print", v, map[string]any{"Title": "Smartcard unlock kiosks: usage, " + p.Label, "R": rep, "Label": p.Label,
 		"Scope": scope(rep, v), "Tables": viewTables(rep.Tables(), true), "Heatmap": heatmapChart(rep), "Trend": trendChart(rep),
 		"Daily": dailyChart(rep, s.cfg.Store.Location()), "Back": "/reports?" + back.Encode(),
-		"Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved), "Median": minutes(rep.MedianUnlock), "Made": s.cfg.Now()})
+		"Hours": fmt.Sprintf("%.1f", rep.RAHoursSaved), "Median": minutes(rep.MedianUnlock), "Made": s.cfg.Now()})
 }
 
 // minutes writes a duration as people say it: "2 min 5 s", "45 s"; "—" for none.
