@@ -363,3 +363,27 @@ func TestReportStatesAreAccessible(t *testing.T) {
 		}
 	}
 }
+
+// TestReportMonthLinks: a month links to the month before and after it, the current month is "so far"
+// with nothing after it, and a month not yet started is refused in words.
+func TestReportMonthLinks(t *testing.T) {
+	f, m := newReportFixture(t)
+	ra := f.client(t, "ra-a")
+	last, before, this := m.last.Format("2006-01"), m.before.Format("2006-01"), m.this.Format("2006-01")
+	_, body := f.get(t, ra, "/reports")
+	for _, want := range []string{`href="/reports?month=` + before + `" id="prev-month"`, `href="/reports?month=` + this + `" id="next-month"`,
+		`id="last-month" aria-current="page"`, "Usage report: " + m.last.Format("January 2006") + "</h1>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("last month's report lacks %q", want)
+		}
+	}
+	_, body = f.get(t, ra, "/reports?site=site-a&month="+this)
+	if !strings.Contains(body, m.this.Format("January 2006")+" so far") || strings.Contains(body, `id="next-month"`) ||
+		!strings.Contains(body, `href="/reports?month=`+last+`&amp;site=site-a" id="prev-month"`) {
+		t.Errorf("this month's report is not labelled so far, links past it, or loses the site:\n%.3000s", body)
+	}
+	code, body := f.get(t, ra, "/reports?month="+m.this.AddDate(0, 1, 0).Format("2006-01"))
+	if code != 400 || !strings.Contains(body, "has not started yet") {
+		t.Errorf("next month: %d\n%.2000s", code, body)
+	}
+}

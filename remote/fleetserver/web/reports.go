@@ -65,6 +65,9 @@ func (s *Server) reportRequest(r *http.Request, v viewer) (store.ReportFilter, r
 				return f, p, http.StatusBadRequest, fmt.Errorf("month must be YYYY-MM")
 			}
 		}
+		if m.After(thisMonth) {
+			return f, p, http.StatusBadRequest, fmt.Errorf("%s has not started yet: the latest report is %s so far", m.Format("January 2006"), now.Format("January"))
+		}
 		f.From, f.To = store.MonthPeriod(m.Year(), m.Month(), loc)
 		p.Month, p.FileTag = m, m.Format("2006-01")
 		p.Label = m.Format("January 2006")
