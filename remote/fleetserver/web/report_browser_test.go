@@ -62,7 +62,8 @@ func newReportFixture(t *testing.T) (*fixture, reportMonths) {
 	now := time.Now().In(loc)
 	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
 	m := reportMonths{this: this, last: this.AddDate(0, -1, 0), before: this.AddDate(0, -2, 0)}
-	places := map[string][2]string{"kiosk-0001": {"site-a", "ward-1"}, "kiosk-0002": {"site-b", "ward-9"}}
+	places := map[string][2]string{"kiosk-0001": {"site-a", "ward-1"}, "kiosk-0002": {"site-b", "ward-9"},
+		"kiosk-0003": {"St Elsewhere University Hospitals Foundation Trust, Main Building", "Outpatients Department Level Four East Wing"}}
 	b := ingest.Batch{}
 	for k, p := range places {
 		b.Statuses = append(b.Statuses, fleet.Status{V: 1, Kiosk: k, Online: true, Conn: 1, Site: p[0], Ward: p[1], At: now})
@@ -89,6 +90,7 @@ func newReportFixture(t *testing.T) (*fixture, reportMonths) {
 	for i := range siteBUnlocks {
 		session("kiosk-0002", day(m.last, 10+i), unlocked)
 	}
+	session("kiosk-0003", day(m.last, 12), unlocked) // long names: the admin's tables must still fit
 	if start := now.Add(-2 * time.Hour); start.After(this) {
 		session("kiosk-0001", start, unlocked) // this month so far
 	}

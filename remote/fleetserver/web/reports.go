@@ -26,7 +26,7 @@ type reportPeriod struct {
 	SoFar bool      // the month shown is the current one, not yet over
 	// Prev and Next are the neighbouring months ("2006-01"); Next is "" when it has not started.
 	Prev, Next           string
-	PrevLabel, NextLbl   string
+	PrevLabel, NextLabel string
 	LastMonth, ThisMonth string // "2006-01" of the last complete month and of the current one
 	LastLabel            string
 	FileTag              string // the period in file names: "2026-10" or "2026-10-02_to_2026-10-09"
@@ -74,7 +74,7 @@ func (s *Server) reportRequest(r *http.Request, v viewer) (store.ReportFilter, r
 		prev := m.AddDate(0, -1, 0)
 		p.Prev, p.PrevLabel = prev.Format("2006-01"), prev.Format("January 2006")
 		if next := m.AddDate(0, 1, 0); !next.After(thisMonth) {
-			p.Next, p.NextLbl = next.Format("2006-01"), next.Format("January 2006")
+			p.Next, p.NextLabel = next.Format("2006-01"), next.Format("January 2006")
 		}
 		if m.Equal(thisMonth) {
 			p.SoFar = true
