@@ -16,7 +16,7 @@ func esc(s string) string { return template.HTMLEscapeString(s) }
 
 // heatmapChart draws sessions by weekday and hour, with a key from fewest to most.
 func heatmapChart(r *store.Report) template.HTML {
-	const cell, left, top = 22, 90, 36
+	const cell, left, top = 22, 100, 36
 	peak := 1
 	for _, d := range r.Heatmap {
 		for _, n := range d {
@@ -63,7 +63,7 @@ func heatmapChart(r *store.Report) template.HTML {
 // legend draws a chart's key: the colours of sessions and unlocks.
 func legend(b *strings.Builder, x, y int) {
 	fmt.Fprintf(b, `<rect x="%d" y="%d" width="14" height="14" fill="#aecbeb"/><text x="%d" y="%d" class="axis">Sessions</text>`, x, y, x+18, y+11)
-	fmt.Fprintf(b, `<rect x="%d" y="%d" width="14" height="14" fill="#005eb8"/><text x="%d" y="%d" class="axis">Unlocks</text>`, x+90, y, x+108, y+11)
+	fmt.Fprintf(b, `<rect x="%d" y="%d" width="14" height="14" fill="#005eb8"/><text x="%d" y="%d" class="axis">Unlocks</text>`, x+110, y, x+128, y+11)
 }
 
 // yAxis draws a bar chart's scale: 0, half and the peak, with its label.
