@@ -129,6 +129,17 @@ func (f ReportFilter) where(col string, from, to any) (string, []any) {
 // Report computes a usage report: the counts from the daily totals, the rest with a few grouped
 // queries over the period's sessions, run at the same time on separate connections.
 func (s *Store) Report(ctx context.Context, f ReportFilter) (*Report, error) {
+	return s.report(ctx, f, false)
+}
+
+// ReportTotals is the part of a report that comes from the daily totals alone (the counts, by site,
+// ward and kiosk, by day and week, and the heat map), at a fraction of the cost: enough to compare a
+// period with another.
+func (s *Store) ReportTotals(ctx context.Context, f ReportFilter) (*Report, error) {
+	return s.report(ctx, f, true)
+}
+
+func (s *Store) report(ctx context.Context, f ReportFilter, totalsOnly bool) (*Report, error) {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
 		return nil, fmt.Errorf("report: the period must have a start before its end")
 	}
@@ -144,10 +155,18 @@ func (s *Store) Report(ctx context.Context, f ReportFilter) (*Report, error) {
 	var mu sync.Mutex // guards r while the parts run
 	parts := []func() error{
 		func() error { return s.reportCounts(ctx, r, &mu, dwhere, dargs) },
+	}
+	if totalsOnly {
+		if err := parts[0](); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		return r, nil
+	}
+	parts = append(parts,
 		func() error { return s.reportEndings(ctx, r, &mu, where, args) },
 		func() error { return s.reportMedian(ctx, r, &mu, where, args) },
 		func() error { return s.reportRepeats(ctx, r, &mu, where, args) },
-	}
+	)
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i, part := range parts {

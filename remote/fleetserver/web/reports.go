@@ -3,6 +3,7 @@ package web
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -136,6 +137,12 @@ func changeOf(measure string, now, before float64, decimals int, moreIsBetter bo
 	return c
 }
 
+// totalsReporter gives the counts of a report without its costlier parts (store.Store does); a
+// comparison needs no more.
+type totalsReporter interface {
+	ReportTotals(ctx context.Context, f store.ReportFilter) (*store.Report, error)
+}
+
 // comparison reports a month against the month before: for a month not yet over, against the same
 // days of the month before, so that a part month is not held against a whole one.
 func (s *Server) comparison(r *http.Request, rep *store.Report, p reportPeriod) (string, []change, error) {
@@ -153,7 +160,11 @@ func (s *Server) comparison(r *http.Request, rep *store.Report, p reportPeriod) 
 		}
 		label = fmt.Sprintf("1 to %d %s", f.To.AddDate(0, 0, -1).Day(), prev.Format("January 2006"))
 	}
-	before, err := s.cfg.Store.Report(r.Context(), f)
+	totals := s.cfg.Store.Report
+	if t, ok := s.cfg.Store.(totalsReporter); ok {
+		totals = t.ReportTotals
+	}
+	before, err := totals(r.Context(), f)
 	if err != nil {
 		return "", nil, err
 	}
