@@ -171,7 +171,7 @@ func (s *Server) comparison(r *http.Request, rep *store.Report, p reportPeriod) 
 	return label, []change{
 		changeOf("Unlocks", float64(rep.Total.Unlocks), float64(before.Total.Unlocks), 0, true),
 		changeOf("Sessions", float64(rep.Total.Sessions), float64(before.Total.Sessions), 0, true),
-		changeOf("RA hours saved", rep.RAHoursSaved, before.RAHoursSaved, 0, true),
+		changeOf("RA hours saved", rep.RAHoursSaved, before.RAHoursSaved, 1, true),
 		changeOf("Turned away (ineligible)", float64(rep.Total.Ineligible), float64(before.Total.Ineligible), 0, false),
 		changeOf("Error codes shown", float64(rep.Total.ServiceErrors), float64(before.Total.ServiceErrors), 0, false),
 	}, nil
