@@ -384,7 +384,22 @@ func TestReportMonthLinks(t *testing.T) {
 		!strings.Contains(body, `href="/reports?month=`+last+`&amp;site=site-a" id="prev-month"`) {
 		t.Errorf("this month's report is not labelled so far, links past it, or loses the site:\n%.3000s", body)
 	}
-	code, body := f.get(t, ra, "/reports?month="+m.this.AddDate(0, 1, 0).Format("2006-01"))
+	// A range of dates: its own heading, daily bars, no month comparison, downloads named by the range.
+	rng := "from=" + m.last.Format("2006-01-02") + "&to=" + m.last.AddDate(0, 0, 9).Format("2006-01-02")
+	code, body := f.get(t, ra, "/reports?"+rng)
+	if code != 200 || !strings.Contains(body, `class="chart daily"`) || strings.Contains(body, `id="change"`) ||
+		!strings.Contains(body, "Usage report: "+m.last.Format("2 Jan 2006")+" to ") {
+		t.Errorf("a range of dates: %d\n%.3000s", code, body)
+	}
+	resp, err := ra.Get(f.srv.URL + "/reports/csv/by-site?" + rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "ssu-usage_site-a_" + m.last.Format("2006-01-02") + "_to_"; !strings.Contains(resp.Header.Get("Content-Disposition"), want) {
+		t.Errorf("a range's CSV is named %q, want it to hold %q", resp.Header.Get("Content-Disposition"), want)
+	}
+	code, body = f.get(t, ra, "/reports?month="+m.this.AddDate(0, 1, 0).Format("2006-01"))
 	if code != 400 || !strings.Contains(body, "has not started yet") {
 		t.Errorf("next month: %d\n%.2000s", code, body)
 	}
