@@ -345,8 +345,18 @@ func (s *Server) reportPrint(w http.ResponseWriter, r *http.Request, v viewer) {
 	if back.Get("month") == "" && back.Get("from") == "" {
 		back.Set("month", p.FileTag[:7])
 	}
+	// On paper an empty table is a waste of space: name them in one line instead.
+	var tables []tableView
+	var empty []string
+	for _, t := range viewTables(rep.Tables(), true) {
+		if len(t.Rows) == 0 {
+			empty = append(empty, t.Title)
+		} else {
+			tables = append(tables, t)
+		}
+	}
 	s.render(w, r, "print", v, map[string]any{"Title": "Smartcard unlock kiosks: usage, " + p.Label, "R": rep, "Label": p.Label,
-		"Scope": scope(rep, v), "Tables": viewTables(rep.Tables(), true), "Heatmap": heatmapChart(rep), "Trend": trendChart(rep),
+		"Scope": scope(rep, v), "Tables": tables, "Empty": strings.Join(empty, "; "), "Heatmap": heatmapChart(rep), "Trend": trendChart(rep),
 		"Daily": dailyChart(rep, s.cfg.Store.Location()), "Back": "/reports?" + back.Encode(),
 		"Hours": fmt.Sprintf("%.1f", rep.RAHoursSaved), "Median": minutes(rep.MedianUnlock), "Made": s.cfg.Now()})
 }
