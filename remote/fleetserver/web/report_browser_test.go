@@ -256,6 +256,17 @@ func TestReportPagesInChromium(t *testing.T) {
 	if want := fmt.Sprintf("+%d (+%d%%)", lastMonthUnlocks-beforeUnlocks, 100*(lastMonthUnlocks-beforeUnlocks)/beforeUnlocks); !strings.Contains(change, want) {
 		t.Errorf("change against %s: %q, want %q", before, change, want)
 	}
+	// Numbers are right-aligned, and the tables that add up end in a totals row.
+	var align, total string
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`getComputedStyle(document.querySelector("#t-by-site tbody td.num")).textAlign`, &align),
+		chromedp.Text(`#t-by-site tfoot tr`, &total),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if align != "right" || !strings.HasPrefix(strings.Join(strings.Fields(total), " "), fmt.Sprintf("Total %d %d", lastMonthSessions, lastMonthUnlocks)) {
+		t.Errorf("by-site numbers aligned %q, totals row %q", align, total)
+	}
 	// From another month, last month is one click away.
 	if err := chromedp.Run(ctx,
 		chromedp.Click(`#this-month`), chromedp.WaitVisible(`#this-month[aria-current]`),
