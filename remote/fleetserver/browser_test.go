@@ -177,7 +177,8 @@ func TestBrowserWalkThrough(t *testing.T) {
 		t.Fatalf("report shows %q unlocks, want %d", unlocks, want.Total.Unlocks)
 	}
 	lines := strings.Split(strings.TrimSpace(csv), "\n")
-	if len(lines) != 1+len(want.BySite) || !strings.HasPrefix(lines[0], "Site,Sessions,Unlocks") {
+	if len(lines) != 2+len(want.BySite) || !strings.HasPrefix(lines[0], "Site,Sessions,Unlocks") ||
+		!strings.HasPrefix(lines[len(lines)-1], fmt.Sprintf("Total,%d,%d,", want.Total.Sessions, want.Total.Unlocks)) {
 		t.Fatalf("CSV by site:\n%s", csv)
 	}
 	first := want.BySite[0]

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ssu-kiosk/remote/identity/errcat"
 )
 
 // MinutesPerInPersonUnlock is what a Registration Authority spends on one in-person unlock.
@@ -62,6 +64,13 @@ type Week struct {
 	Unlocks  int       `json:"unlocks"`
 }
 
+// Day is one local calendar day of a report's period that had sessions.
+type Day struct {
+	Date     time.Time `json:"date"` // midnight UTC of the local calendar day
+	Sessions int       `json:"sessions"`
+	Unlocks  int       `json:"unlocks"`
+}
+
 // Report is a usage report for Registration Authorities.
 type Report struct {
 	Filter ReportFilter `json:"filter"`
@@ -80,6 +89,7 @@ type Report struct {
 	MedianUnlock time.Duration `json:"median_unlock_ns"` // from the start of a session to its unlock; 1 s resolution
 	Heatmap      [7][24]int    `json:"heatmap"`          // sessions by local weekday (Monday first) and hour
 	Weekly       []Week        `json:"weekly"`
+	Daily        []Day         `json:"daily"` // days with sessions, oldest first
 
 	RepeatCards    int        `json:"repeat_cards"`   // cards unlocked more than once in the period (by pseudonymous key)
 	RepeatUnlocks  int        `json:"repeat_unlocks"` // unlocks of those cards beyond their first
@@ -119,6 +129,17 @@ func (f ReportFilter) where(col string, from, to any) (string, []any) {
 // Report computes a usage report: the counts from the daily totals, the rest with a few grouped
 // queries over the period's sessions, run at the same time on separate connections.
 func (s *Store) Report(ctx context.Context, f ReportFilter) (*Report, error) {
+	return s.report(ctx, f, false)
+}
+
+// ReportTotals is the part of a report that comes from the daily totals alone (the counts, by site,
+// ward and kiosk, by day and week, and the heat map), at a fraction of the cost: enough to compare a
+// period with another.
+func (s *Store) ReportTotals(ctx context.Context, f ReportFilter) (*Report, error) {
+	return s.report(ctx, f, true)
+}
+
+func (s *Store) report(ctx context.Context, f ReportFilter, totalsOnly bool) (*Report, error) {
 	if f.From.IsZero() || f.To.IsZero() || !f.From.Before(f.To) {
 		return nil, fmt.Errorf("report: the period must have a start before its end")
 	}
@@ -134,10 +155,18 @@ func (s *Store) Report(ctx context.Context, f ReportFilter) (*Report, error) {
 	var mu sync.Mutex // guards r while the parts run
 	parts := []func() error{
 		func() error { return s.reportCounts(ctx, r, &mu, dwhere, dargs) },
+	}
+	if totalsOnly {
+		if err := parts[0](); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		return r, nil
+	}
+	parts = append(parts,
 		func() error { return s.reportEndings(ctx, r, &mu, where, args) },
 		func() error { return s.reportMedian(ctx, r, &mu, where, args) },
 		func() error { return s.reportRepeats(ctx, r, &mu, where, args) },
-	}
+	)
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i, part := range parts {
@@ -170,6 +199,7 @@ func (s *Store) each(ctx context.Context, query string, args []any, scan func(*s
 func (s *Store) reportCounts(ctx context.Context, r *Report, mu *sync.Mutex, where string, args []any) error {
 	var byKiosk []Group
 	weeks := map[int]*Week{}
+	days := map[int]*Day{}
 	var heat [7][24]int
 	err := s.each(ctx, `SELECT site, ward, kiosk, day, `+strings.Join(usageCounts, ", ")+", "+strings.Join(hourColumns, ", ")+
 		` FROM daily_usage WHERE `+where+` ORDER BY site, ward, kiosk`, args,
@@ -203,6 +233,13 @@ func (s *Store) reportCounts(ctx context.Context, r *Report, mu *sync.Mutex, whe
 			}
 			w.Sessions += c.Sessions
 			w.Unlocks += c.Unlocks
+			d := days[day]
+			if d == nil {
+				d = &Day{Date: dayDate(day)}
+				days[day] = d
+			}
+			d.Sessions += c.Sessions
+			d.Unlocks += c.Unlocks
 			return nil
 		})
 	if err != nil {
@@ -243,6 +280,12 @@ func (s *Store) reportCounts(ctx context.Context, r *Report, mu *sync.Mutex, whe
 		}
 	}
 	sort.Slice(r.Weekly, func(i, j int) bool { return r.Weekly[i].Start.Before(r.Weekly[j].Start) })
+	for _, d := range days {
+		if d.Sessions != 0 {
+			r.Daily = append(r.Daily, *d)
+		}
+	}
+	sort.Slice(r.Daily, func(i, j int) bool { return r.Daily[i].Date.Before(r.Daily[j].Date) })
 	r.RAHoursSaved = float64(r.Total.Unlocks) * MinutesPerInPersonUnlock / 60
 	return nil
 }
@@ -375,6 +418,7 @@ type Table struct {
 	Title  string     `json:"title"`
 	Header []string   `json:"header"`
 	Rows   [][]string `json:"rows"`
+	Total  []string   `json:"total,omitempty"` // the totals row, when adding the rows up means something
 }
 
 var countsHeader = []string{"Sessions", "Unlocks", "Passcode changes", "Abandoned", "Timed out", "Card removed",
@@ -389,8 +433,70 @@ func (c Counts) cells() []string {
 
 func keyTable(name, title, key string, kc []KeyCount) Table {
 	t := Table{Name: name, Title: title, Header: []string{key, "Sessions"}}
+	sum := 0
 	for _, k := range kc {
 		t.Rows = append(t.Rows, []string{k.Key, strconv.Itoa(k.Count)})
+		sum += k.Count
+	}
+	if len(kc) > 0 {
+		t.Total = []string{"Total", strconv.Itoa(sum)}
+	}
+	return t
+}
+
+// explained adds a column saying in plain words what each key of a keyTable means.
+func explained(t Table, meaning func(string) string) Table {
+	t.Header = append(t.Header, "What it means")
+	for i, row := range t.Rows {
+		t.Rows[i] = append(row, meaning(row[0]))
+	}
+	if t.Total != nil {
+		t.Total = append(t.Total, "")
+	}
+	return t
+}
+
+// ineligibleCodes are the catalogue codes a kiosk shows for each reason the identity service gives for
+// turning a card away (the kiosk's flow makes the same choice).
+var ineligibleCodes = map[string]errcat.Code{
+	"not-registered":           errcat.ERR1001,
+	"no-email":                 errcat.ERR1002,
+	"email-domain-not-allowed": errcat.ERR1003,
+	"certificates-expired":     errcat.ERR1004,
+	"card-not-genuine":         errcat.ERR1005,
+}
+
+// ReasonMeaning says in plain words what an ineligibility reason means, with the words the kiosk
+// showed the person (from the error catalogue).
+func ReasonMeaning(reason string) string {
+	norm := strings.ReplaceAll(strings.ToLower(reason), "_", "-")
+	if norm == "unspecified" {
+		return "The kiosk did not record why the card was turned away."
+	}
+	if code, ok := ineligibleCodes[norm]; ok {
+		e := errcat.MustLookup(code)
+		return fmt.Sprintf("The kiosk showed %s: %q", e.Code, e.Title)
+	}
+	return "A reason this server does not know; the kiosk may be newer than the server."
+}
+
+// CodeMeaning says in plain words what an error code means, in the error catalogue's words.
+func CodeMeaning(code string) string {
+	e, ok := errcat.Lookup(errcat.Code(strings.ToUpper(code)))
+	if !ok {
+		return "A code not in the error catalogue."
+	}
+	return fmt.Sprintf("The kiosk showed %s: %q", e.Code, e.Title)
+}
+
+// groupTable is a table of groups with a totals row.
+func groupTable(name, title string, keys []string, groups []Group, key func(Group) []string, total Counts) Table {
+	t := Table{Name: name, Title: title, Header: append(append([]string{}, keys...), countsHeader...)}
+	for _, g := range groups {
+		t.Rows = append(t.Rows, append(key(g), g.cells()...))
+	}
+	if len(groups) > 0 {
+		t.Total = append(append([]string{"Total"}, make([]string, len(keys)-1)...), total.cells()...)
 	}
 	return t
 }
@@ -408,18 +514,10 @@ func (r *Report) Tables() []Table {
 		[]string{"Median time to unlock (s)", strconv.Itoa(int(r.MedianUnlock / time.Second))},
 		[]string{"Cards unlocked more than once", strconv.Itoa(r.RepeatCards)},
 		[]string{"Repeat unlocks", strconv.Itoa(r.RepeatUnlocks)})
-	site := Table{Name: "by-site", Title: "By site", Header: append([]string{"Site"}, countsHeader...)}
-	for _, g := range r.BySite {
-		site.Rows = append(site.Rows, append([]string{g.Site}, g.cells()...))
-	}
-	ward := Table{Name: "by-ward", Title: "By ward", Header: append([]string{"Site", "Ward"}, countsHeader...)}
-	for _, g := range r.ByWard {
-		ward.Rows = append(ward.Rows, append([]string{g.Site, g.Ward}, g.cells()...))
-	}
-	kiosk := Table{Name: "by-kiosk", Title: "By kiosk", Header: append([]string{"Site", "Ward", "Kiosk"}, countsHeader...)}
-	for _, g := range r.ByKiosk {
-		kiosk.Rows = append(kiosk.Rows, append([]string{g.Site, g.Ward, g.Kiosk}, g.cells()...))
-	}
+	site := groupTable("by-site", "By site", []string{"Site"}, r.BySite, func(g Group) []string { return []string{g.Site} }, r.Total)
+	ward := groupTable("by-ward", "By ward", []string{"Site", "Ward"}, r.ByWard, func(g Group) []string { return []string{g.Site, g.Ward} }, r.Total)
+	kiosk := groupTable("by-kiosk", "By kiosk", []string{"Site", "Ward", "Kiosk"}, r.ByKiosk,
+		func(g Group) []string { return []string{g.Site, g.Ward, g.Kiosk} }, r.Total)
 	heat := Table{Name: "busiest-hours", Title: "Busiest hours (sessions)", Header: []string{"Day"}}
 	for h := 0; h < 24; h++ {
 		heat.Header = append(heat.Header, fmt.Sprintf("%02d", h))
@@ -432,16 +530,34 @@ func (r *Report) Tables() []Table {
 		heat.Rows = append(heat.Rows, row)
 	}
 	weekly := Table{Name: "weekly-trend", Title: "Weekly trend", Header: []string{"Week from", "Sessions", "Unlocks"}}
+	var weekTotal Week
 	for _, w := range r.Weekly {
 		weekly.Rows = append(weekly.Rows, []string{w.Start.Format("2006-01-02"), strconv.Itoa(w.Sessions), strconv.Itoa(w.Unlocks)})
+		weekTotal.Sessions += w.Sessions
+		weekTotal.Unlocks += w.Unlocks
 	}
+	if len(r.Weekly) > 0 {
+		weekly.Total = []string{"Total", strconv.Itoa(weekTotal.Sessions), strconv.Itoa(weekTotal.Unlocks)}
+	}
+	daily := Table{Name: "daily", Title: "Each day (days with sessions)", Header: []string{"Date", "Sessions", "Unlocks"}}
+	var dayTotal Day
+	for _, d := range r.Daily {
+		daily.Rows = append(daily.Rows, []string{d.Date.Format("2006-01-02"), strconv.Itoa(d.Sessions), strconv.Itoa(d.Unlocks)})
+		dayTotal.Sessions += d.Sessions
+		dayTotal.Unlocks += d.Unlocks
+	}
+	if len(r.Daily) > 0 {
+		daily.Total = []string{"Total", strconv.Itoa(dayTotal.Sessions), strconv.Itoa(dayTotal.Unlocks)}
+	}
+	repeats := keyTable("repeat-lockouts", "Cards unlocked more than once (first 12 characters of the pseudonymous key)", "Card key", r.TopRepeatCards)
+	repeats.Total = nil // the first 20 cards only: their sum is no total
 	return []Table{summary, site, ward, kiosk,
 		keyTable("abandoned-by-step", "Abandoned, by step", "Step", r.AbandonedByStep),
 		keyTable("timed-out-by-step", "Timed out, by step", "Step", r.TimedOutByStep),
 		keyTable("card-removed-by-step", "Card removed, by step", "Step", r.CardRemovedByStep),
-		keyTable("ineligible-by-reason", "Ineligible, by reason", "Reason", r.IneligibleByReason),
-		keyTable("errors-by-code", "Service errors, by code", "Error code", r.ErrorsByCode),
-		heat, weekly,
-		keyTable("repeat-lockouts", "Cards unlocked more than once (first 12 characters of the pseudonymous key)", "Card key", r.TopRepeatCards),
+		explained(keyTable("ineligible-by-reason", "Ineligible, by reason", "Reason", r.IneligibleByReason), ReasonMeaning),
+		explained(keyTable("errors-by-code", "Service errors, by code", "Error code", r.ErrorsByCode), CodeMeaning),
+		heat, weekly, daily,
+		repeats,
 	}
 }

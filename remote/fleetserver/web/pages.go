@@ -3,14 +3,12 @@ package web
 import (
 	"bytes"
 	"crypto/subtle"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -360,152 +358,4 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, v viewer) {
 		return
 	}
 	s.render(w, r, "alerts", v, map[string]any{"Title": "Alerts", "Alerts": alerts, "Refresh": true})
-}
-
-// reportRequest reads a report's filter from a request and checks it against the viewer's sites.
-func (s *Server) reportRequest(r *http.Request, v viewer) (store.ReportFilter, string, int, error) {
-	q := r.URL.Query()
-	loc := s.cfg.Store.Location()
-	f := store.ReportFilter{Site: q.Get("site"), Ward: q.Get("ward"), Kiosk: q.Get("kiosk"), Sites: v.sites()}
-	if f.Site != "" && !v.maySee(f.Site) {
-		return f, "", http.StatusForbidden, fmt.Errorf("your account cannot see the reports of %s", f.Site)
-	}
-	var label string
-	switch {
-	case q.Get("from") != "" || q.Get("to") != "":
-		from, err1 := time.ParseInLocation("2006-01-02", q.Get("from"), loc)
-		to, err2 := time.ParseInLocation("2006-01-02", q.Get("to"), loc)
-		if err1 != nil || err2 != nil || to.Before(from) {
-			return f, "", http.StatusBadRequest, fmt.Errorf("the period needs a start and an end date (YYYY-MM-DD), the end not before the start")
-		}
-		f.From, f.To = from, to.AddDate(0, 0, 1)
-		label = from.Format("2 Jan 2006") + " to " + to.Format("2 Jan 2006")
-	default:
-		month := q.Get("month")
-		var m time.Time
-		if month == "" {
-			now := s.cfg.Now().In(loc)
-			m = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
-		} else {
-			var err error
-			if m, err = time.ParseInLocation("2006-01", month, loc); err != nil {
-				return f, "", http.StatusBadRequest, fmt.Errorf("month must be YYYY-MM")
-			}
-		}
-		f.From, f.To = store.MonthPeriod(m.Year(), m.Month(), loc)
-		label = m.Format("January 2006")
-	}
-	if f.To.Sub(f.From) > 400*24*time.Hour {
-		return f, "", http.StatusBadRequest, fmt.Errorf("a report covers at most about a year")
-	}
-	return f, label, http.StatusOK, nil
-}
-
-func (s *Server) report(w http.ResponseWriter, r *http.Request, v viewer) (*store.Report, string, bool) {
-	f, label, code, err := s.reportRequest(r, v)
-	if err != nil {
-		s.fail(w, r, v, code, err.Error())
-		return nil, "", false
-	}
-	rep, err := s.cfg.Store.Report(r.Context(), f)
-	if err != nil {
-		s.internal(w, r, v, err)
-		return nil, "", false
-	}
-	return rep, label, true
-}
-
-func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, v viewer) {
-	rep, label, ok := s.report(w, r, v)
-	if !ok {
-		return
-	}
-	places, err := s.cfg.Store.Places(r.Context())
-	if err != nil {
-		s.internal(w, r, v, err)
-		return
-	}
-	var mine []store.Place
-	for _, p := range places {
-		if v.maySee(p.Site) {
-			mine = append(mine, p)
-		}
-	}
-	q := r.URL.Query()
-	sites, wards := sitesAndWards(mine, q.Get("site"))
-	month := q.Get("month")
-	if month == "" && q.Get("from") == "" {
-		month = rep.Filter.From.In(s.cfg.Store.Location()).Format("2006-01")
-	}
-	s.render(w, r, "report", v, map[string]any{"Title": "Usage report", "R": rep, "Label": label, "Tables": rep.Tables(),
-		"Query": q, "Month": month, "From": q.Get("from"), "To": q.Get("to"), "Sites": sites, "Wards": wards,
-		"Site": q.Get("site"), "Ward": q.Get("ward"), "Kiosk": q.Get("kiosk"),
-		"Heatmap": heatmapChart(rep), "Trend": trendChart(rep), "Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved)})
-}
-
-func (s *Server) reportPrint(w http.ResponseWriter, r *http.Request, v viewer) {
-	rep, label, ok := s.report(w, r, v)
-	if !ok {
-		return
-	}
-	scope := "All sites"
-	if v.Role == RoleRA {
-		scope = "Sites: " + strings.Join(v.Sites, ", ")
-	}
-	for _, part := range []string{rep.Filter.Site, rep.Filter.Ward, rep.Filter.Kiosk} {
-		if part != "" {
-			scope = strings.Join(nonEmpty(rep.Filter.Site, rep.Filter.Ward, rep.Filter.Kiosk), " / ")
-		}
-	}
-	s.render(w, r, "print", v, map[string]any{"Title": "Smartcard unlock kiosks: usage, " + label, "R": rep, "Label": label,
-		"Scope": scope, "Tables": rep.Tables(), "Heatmap": heatmapChart(rep), "Trend": trendChart(rep),
-		"Hours": fmt.Sprintf("%.0f", rep.RAHoursSaved), "Made": s.cfg.Now()})
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request, v viewer) {
-	rep, _, ok := s.report(w, r, v)
-	if !ok {
-		return
-	}
-	name := r.PathValue("table")
-	for _, t := range rep.Tables() {
-		if t.Name != name {
-			continue
-		}
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="ssu-usage-%s-%s.csv"`, t.Name,
-			rep.Filter.From.In(s.cfg.Store.Location()).Format("2006-01-02")))
-		cw := csv.NewWriter(w)
-		cw.Write(t.Header)
-		for _, row := range t.Rows {
-			cw.Write(csvSafe(row))
-		}
-		cw.Flush()
-		return
-	}
-	s.fail(w, r, v, http.StatusNotFound, "There is no table "+strconv.Quote(name)+".")
-}
-
-// csvSafe keeps a spreadsheet from reading a cell as a formula.
-func csvSafe(row []string) []string {
-	out := make([]string, len(row))
-	for i, c := range row {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			if _, err := strconv.ParseFloat(c, 64); err != nil {
-				c = "'" + c
-			}
-		}
-		out[i] = c
-	}
-	return out
 }
