@@ -47,7 +47,15 @@ const (
 func newReportFixture(t *testing.T) (*fixture, reportMonths) {
 	t.Helper()
 	ctx := context.Background()
-	st := storetest.SQLite(t, store.Options{})
+	places := map[string][2]string{"kiosk-0001": {"site-a", "ward-1"}, "kiosk-0002": {"site-b", "ward-9"},
+		"kiosk-0003": {"St Elsewhere University Hospitals Foundation Trust, Main Building", "Outpatients Department Level Four East Wing"}}
+	// The kiosks' places come from their enrolment, as in ssu-fleetd (what a kiosk says of its place is
+	// never used).
+	enrolled := store.EnrolledPlaces{}
+	for k, p := range places {
+		enrolled[k] = store.Place{Site: p[0], Ward: p[1]}
+	}
+	st := storetest.SQLite(t, store.Options{Enrolment: enrolled})
 	loc := st.Location()
 	hash, err := web.HashPassword([]byte(password), web.DefaultKDF)
 	if err != nil {
@@ -62,8 +70,6 @@ func newReportFixture(t *testing.T) (*fixture, reportMonths) {
 	now := time.Now().In(loc)
 	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
 	m := reportMonths{this: this, last: this.AddDate(0, -1, 0), before: this.AddDate(0, -2, 0)}
-	places := map[string][2]string{"kiosk-0001": {"site-a", "ward-1"}, "kiosk-0002": {"site-b", "ward-9"},
-		"kiosk-0003": {"St Elsewhere University Hospitals Foundation Trust, Main Building", "Outpatients Department Level Four East Wing"}}
 	b := ingest.Batch{}
 	for k, p := range places {
 		b.Statuses = append(b.Statuses, fleet.Status{V: 1, Kiosk: k, Online: true, Conn: 1, Site: p[0], Ward: p[1], At: now})
