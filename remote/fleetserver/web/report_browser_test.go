@@ -183,16 +183,31 @@ func reportBrowser(t *testing.T) context.Context {
 	if err != nil {
 		t.Fatal("chromium not found: install the Debian package chromium (apt-get install chromium)")
 	}
+	// Not t.TempDir: Chromium's helper processes may still write into the profile for a moment after the
+	// browser is gone, and t.TempDir fails the test when it cannot remove a folder.
+	profile, err := os.MkdirTemp("", "ssu-report-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.WindowSize(1366, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		for range 50 { // until the helper processes have let go of the profile
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	ctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
 	t.Cleanup(cancelT)
 	if err := chromedp.Run(ctx); err != nil {
