@@ -229,7 +229,8 @@ func enrolledState(t testing.TB, dir string, sshKey []byte) string {
 	uid, gid := kioskIDs(t, filepath.Join(dir, "rootfs"))
 	tree := t.TempDir()
 	enrol := filepath.Join(tree, "ssu", "enrol")
-	for _, d := range []string{filepath.Join(tree, "ssu"), enrol, filepath.Join(tree, "ssh")} {
+	// As build.sh's state: the kiosk's, SSH's and RAUC's folders.
+	for _, d := range []string{filepath.Join(tree, "ssu"), enrol, filepath.Join(tree, "ssh"), filepath.Join(tree, "rauc")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}

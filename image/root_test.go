@@ -82,7 +82,8 @@ func stageBinaries(t *testing.T, dir string) {
 // installs and on the Debian units the image changes with drop-ins. (--man=no:
 // the image has no manual pages for Debian's Documentation= links.)
 func checkUnitsVerify(t *testing.T, root string) {
-	units := append(unitNames(t), "apt-daily.service", "apt-daily-upgrade.service", "ssh.service")
+	// apt-daily*.service are masked (updates come as bundles): nothing to verify there.
+	units := append(unitNames(t), "ssh.service")
 	for _, unit := range units {
 		out, err := tryRun(t, time.Minute, []string{"SYSTEMD_LOG_COLOR=0"}, "systemd-analyze", "verify", "--man=no", "--root="+root, unit)
 		if err != nil {

@@ -73,7 +73,7 @@ func TestUpdateAndFallback(t *testing.T) {
 	// qemu killed in the middle of an install: the kiosk boots B again and works.
 	q.copy(t, good, "/persist/rauc/again.raucb")
 	q.ssh(t, "nohup ssu-ctl update install --force /persist/rauc/again.raucb >/dev/null 2>&1 &")
-	q.waitLine(t, regexp.MustCompile(`(?i)rauc.*(installing|writing|copying)`), 5*time.Minute)
+	q.waitLine(t, regexp.MustCompile(`(?i)rauc\[\d+\]:.*(install|writ|copy)`), 5*time.Minute)
 	q.kill()
 	q = startQemu(t, machine, key)
 	q.waitReady(t, 10*time.Minute)
