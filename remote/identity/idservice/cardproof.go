@@ -37,6 +37,8 @@ type cardPolicy struct {
 
 // checkCard verifies the card's proof:
 //   - both certificates chain to the card CAs;
+//   - the Card Authentication certificate is an end-entity certificate for digital signatures (a Key
+//     Management certificate, whose key issuers may escrow, or a CA certificate, cannot stand in for it);
 //   - both name the same card, the one in the request: the CHUID GUID as a urn:uuid subject alternative
 //     name (FIPS 201-3, 4.2.2.1), equal to CardSerial. A certificate without one is refused, unless the
 //     policy accepts legacy card stock (then a FASC-N, if both certificates carry one, must be the same);
@@ -65,6 +67,12 @@ func checkCard(req identity.StartSessionRequest, pol cardPolicy, now time.Time) 
 			return fmt.Errorf("%w: %s certificate: %v", errNotGenuine, c.name, err)
 		}
 		expired = expired || e
+	}
+	// Only the card's signing end-entity certificate may vouch for the key that signs: not a CA, and not a
+	// certificate of another use (a Key Management certificate names the card too, and its key may be
+	// escrowed off the card).
+	if cardAuth.IsCA || cardAuth.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return fmt.Errorf("%w: Card Authentication certificate is not a signing end-entity certificate", errNotGenuine)
 	}
 	if err := sameCard(pivAuth, cardAuth, req.CardSerial, pol.legacyCardStock); err != nil {
 		return fmt.Errorf("%w: %v", errNotGenuine, err)

@@ -3,7 +3,15 @@ package idservice_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net/url"
 	"testing"
+	"time"
 
 	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/errcat"
@@ -155,5 +163,45 @@ func TestParseHolderUUIDAttribute(t *testing.T) {
 		if _, err := idservice.ParseHolderUUIDAttribute(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestCardAuthCertMustBeASigningLeaf: the Card Authentication key proves the card only when its certificate
+// is the card's signing end-entity certificate. The attack: a certificate from the card CA that names the
+// victim's card and whose private key the attacker holds without the card, such as the card's Key
+// Management certificate (key 9D, whose key issuers escrow; key usage keyAgreement or keyEncipherment) or
+// a CA certificate, offered as the Card Authentication certificate and signed with that key.
+func TestCardAuthCertMustBeASigningLeaf(t *testing.T) {
+	h := newHarness(t, sqliteDSN(t))
+	victim := h.cards[samSerial]
+	forge := func(tmpl *x509.Certificate) func([]byte) identity.StartSessionRequest {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+		tmpl.URIs = []*url.URL{idtest.CardURI(samSerial)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, h.cardCA.Cert, &key.PublicKey, h.cardCA.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		escrowed := &idtest.Card{Serial: samSerial, HolderUUID: samUUID, CardAuthKey: key}
+		return func(n []byte) identity.StartSessionRequest {
+			r := victim.StartRequest(t, n)
+			r.CardAuthCert, r.Signature = der, escrowed.Sign(t, n)
+			return r
+		}
+	}
+	wantNotGenuine(t, "Key Management certificate (key agreement)", h.startWith(forge(&x509.Certificate{
+		Subject: pkix.Name{CommonName: "Key Management"}, KeyUsage: x509.KeyUsageKeyAgreement})))
+	wantNotGenuine(t, "certificate with no key usage", h.startWith(forge(&x509.Certificate{
+		Subject: pkix.Name{CommonName: "No usage"}})))
+	wantNotGenuine(t, "CA certificate", h.startWith(forge(&x509.Certificate{
+		Subject: pkix.Name{CommonName: "Sub CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature})))
+	// The card's own Card Authentication certificate still proves it.
+	if s := h.start(h.client, samSerial); !s.Eligible {
+		t.Errorf("genuine card: session = %+v", s)
 	}
 }
