@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -135,4 +136,84 @@ func TestRevocationsLoad(t *testing.T) {
 		t.Fatal("a missing CRL was accepted")
 	}
 	var _ identity.Secret
+}
+
+// TestRevocationsFollowTheFile: the list in force changes only for a newer list signed by a kiosk CA, however
+// the file is replaced. The attacks: a list signed by another CA with the kiosk CA's very name; a file
+// replaced by rename with a list of the same size and modification time (only the inode differs); a file
+// read while it is half written.
+func TestRevocationsFollowTheFile(t *testing.T) {
+	kioskCA := idtest.NewCA(t, "Kiosk CA")
+	rogue := idtest.NewCA(t, "Kiosk CA") // the same subject, another key
+	if !bytes.Equal(rogue.Cert.RawSubject, kioskCA.Cert.RawSubject) {
+		t.Fatal("the rogue CA does not carry the kiosk CA's name")
+	}
+	// Two kiosk certificates whose lists have the same size, so only the inode tells the files apart.
+	t0 := time.Now().Add(-time.Hour)
+	var a, b tls.Certificate
+	var listB, listA []byte
+	for range 100 {
+		a, b = kioskCA.KioskCert(t, "kiosk-0001"), kioskCA.KioskCert(t, "kiosk-0002")
+		listB, listA = kioskCA.CRLAt(t, t0, b), kioskCA.CRLAt(t, t0.Add(time.Minute), a)
+		if len(listA) == len(listB) {
+			break
+		}
+	}
+	if len(listA) != len(listB) {
+		t.Fatal("no two lists of the same size")
+	}
+	certA, _ := x509.ParseCertificate(a.Certificate[0])
+	certB, _ := x509.ParseCertificate(b.Certificate[0])
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kiosk.crl")
+	if err := os.WriteFile(file, listB, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := idservice.LoadRevocations(file, []*x509.Certificate{kioskCA.Cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Check(certA) != nil || r.Check(certB) == nil {
+		t.Fatal("the first list is not in force")
+	}
+
+	// Replaced by rename: same size, same modification time.
+	fi, _ := os.Stat(file)
+	tmp := filepath.Join(dir, "kiosk.crl.new")
+	if err := os.WriteFile(tmp, listA, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(tmp, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+	if fi2, _ := os.Stat(file); fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) {
+		t.Fatal("the replacement differs in size or time: the test proves nothing")
+	}
+	if !errors.Is(r.Check(certA), idservice.ErrRevoked) {
+		t.Fatal("a list replaced by rename (same size and time) was not read")
+	}
+
+	newer := kioskCA.CRLAt(t, t0.Add(2*time.Minute))
+	for name, data := range map[string][]byte{
+		"half written":                    newer[:len(newer)/2],
+		"signed by a CA of the same name": rogue.CRLAt(t, t0.Add(2*time.Minute)),
+	} {
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(r.Check(certA), idservice.ErrRevoked) {
+			t.Fatalf("a list %s un-revoked a kiosk", name)
+		}
+	}
+	// The whole newer list from the kiosk CA is taken.
+	if err := os.WriteFile(file, newer, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(certA); err != nil {
+		t.Fatalf("the newer list was not taken: %v", err)
+	}
 }
