@@ -101,26 +101,35 @@ func newLimiter(max int, window time.Duration) *limiter {
 	return &limiter{max: max, window: window, failures: map[string][]time.Time{}}
 }
 
-// allowed reports whether every key may try again now.
-func (l *limiter) allowed(now time.Time, keys ...string) bool {
+// take reports whether key may try now and, when it may, counts the attempt as a failure at once (forgive
+// takes it back when it succeeds). Counting before the password is checked is what keeps attempts sent at
+// the same time from passing the limit together: each takes its place in the count first.
+func (l *limiter) take(now time.Time, key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, k := range keys {
-		if len(l.recent(k, now)) >= l.max {
-			return false
-		}
+	if len(l.recent(key, now)) >= l.max {
+		return false
 	}
-	return true
-}
-
-func (l *limiter) fail(now time.Time, keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.failures) > 100000 { // a flood of made-up names: forget the oldest state rather than grow
 		clear(l.failures)
 	}
-	for _, k := range keys {
-		l.failures[k] = append(l.recent(k, now), now)
+	l.failures[key] = append(l.recent(key, now), now)
+	return true
+}
+
+// forgive takes back the attempt take counted at now.
+func (l *limiter) forgive(now time.Time, key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.failures[key]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i].Equal(now) {
+			l.failures[key] = append(f[:i:i], f[i+1:]...)
+			break
+		}
+	}
+	if len(l.failures[key]) == 0 {
+		delete(l.failures, key)
 	}
 }
 

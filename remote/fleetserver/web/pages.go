@@ -138,13 +138,21 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		s.render(w, r, "login", viewer{}, map[string]any{"Title": "Sign in", "Next": next, "Name": name, "Error": msg})
 	}
-	if !s.accounts.allowed(now, account) || !s.addresses.allowed(now, addr) {
-		s.log.Warn("web: sign-in refused: too many failures", "ip", addr)
-		again(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Wait %d minutes and try again.", int(s.cfg.Login.Window.Minutes())))
+	// Each attempt is counted against the account and the address before the password is checked (and
+	// taken back when it is right), so parallel guesses cannot together pass the limits.
+	if !s.accounts.take(now, account) {
+		s.refuseSignIn(addr, again)
+		return
+	}
+	if !s.addresses.take(now, addr) {
+		s.accounts.forgive(now, account)
+		s.refuseSignIn(addr, again)
 		return
 	}
 	u, found, err := s.cfg.Store.User(r.Context(), name)
 	if err != nil {
+		s.accounts.forgive(now, account)
+		s.addresses.forgive(now, addr)
 		s.internal(w, r, viewer{}, err)
 		return
 	}
@@ -153,13 +161,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		hash = u.PasswordHash
 	}
 	if ok := CheckPassword(hash, password); !ok || !found {
-		s.accounts.fail(now, account)
-		s.addresses.fail(now, addr)
 		s.log.Warn("web: sign-in refused", "ip", addr)
 		again(http.StatusUnauthorized, "That name and password do not match an account.")
 		return
 	}
 	s.accounts.succeed(account)
+	s.addresses.forgive(now, addr)
 	token, hashed := newToken()
 	csrf, _ := newToken()
 	if err := s.cfg.Store.CreateSession(r.Context(), hashed, u.Name, csrf, now.Add(s.cfg.SessionTTL)); err != nil {
@@ -173,6 +180,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		next = "/reports"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// refuseSignIn answers a sign-in refused for too many failures.
+func (s *Server) refuseSignIn(addr string, again func(int, string)) {
+	s.log.Warn("web: sign-in refused: too many failures", "ip", addr)
+	again(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Wait %d minutes and try again.", int(s.cfg.Login.Window.Minutes())))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, v viewer) {

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"ssu-kiosk/remote/fleetserver/store"
 	"ssu-kiosk/remote/fleetserver/web"
 )
 
@@ -155,5 +157,64 @@ func TestMetricsNeedTheirToken(t *testing.T) {
 	}
 	if code, body := on.getBearer(t, "/metrics", metricsToken); code != http.StatusOK || !strings.Contains(body, "ssu_fleet_kiosks_online 2") {
 		t.Fatalf("metrics with the token: %d\n%.300s", code, body)
+	}
+}
+
+// gatedStore holds every account look-up until the test lets them go, so that sign-ins sent at once are
+// all in flight together, as an attacker's parallel requests are.
+type gatedStore struct {
+	web.Store
+	arrived chan struct{}
+	gate    chan struct{}
+}
+
+func (g gatedStore) User(ctx context.Context, name string) (store.User, bool, error) {
+	g.arrived <- struct{}{}
+	<-g.gate
+	return g.Store.User(ctx, name)
+}
+
+// TestSignInLimitHoldsForParallelGuesses: wrong passwords sent at once for one account are each counted
+// before the password is checked, so no more than the limit are ever checked. The attack: twenty
+// parallel guesses, all let through because none had failed yet when each was allowed.
+func TestSignInLimitHoldsForParallelGuesses(t *testing.T) {
+	const tries, limit = 20, 5
+	gate := gatedStore{arrived: make(chan struct{}, tries), gate: make(chan struct{})}
+	f := newFixture(t, func(c *web.Config) {
+		c.Login = web.LoginLimits{PerAccount: limit, PerAddress: 1000}
+		gate.Store = c.Store
+		c.Store = gate
+	})
+	codes := make(chan int, tries)
+	for range tries {
+		go func() {
+			code, _ := f.signIn(t, "admin", "wrong password here", "", "")
+			codes <- code
+		}()
+	}
+	// Each request either reaches the account look-up (and waits there) or is refused without it; once
+	// all are one or the other, the held look-ups go on.
+	checked, refused := 0, 0
+	for checked+refused < tries {
+		select {
+		case <-gate.arrived:
+			checked++
+		case code := <-codes:
+			if code != http.StatusTooManyRequests {
+				t.Fatalf("a sign-in answered %d before its account was looked up", code)
+			}
+			refused++
+		}
+	}
+	close(gate.gate)
+	answered := map[int]int{http.StatusTooManyRequests: refused}
+	for range checked {
+		answered[<-codes]++
+	}
+	if checked > limit || answered[http.StatusUnauthorized] > limit {
+		t.Errorf("%d of %d parallel wrong passwords were checked (limit %d); answers %v", checked, tries, limit, answered)
+	}
+	if code, _ := f.signIn(t, "admin", password, "", ""); code != http.StatusTooManyRequests {
+		t.Errorf("the account after the parallel guesses: %d, want 429", code)
 	}
 }
