@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -144,7 +145,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.refuseSignIn(addr, again)
 		return
 	}
-	if !s.addresses.take(now, addr) {
+	if !s.addresses.take(now, addressKey(addr)) {
 		s.accounts.forgive(now, account)
 		s.refuseSignIn(addr, again)
 		return
@@ -152,7 +153,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	u, found, err := s.cfg.Store.User(r.Context(), name)
 	if err != nil {
 		s.accounts.forgive(now, account)
-		s.addresses.forgive(now, addr)
+		s.addresses.forgive(now, addressKey(addr))
 		s.internal(w, r, viewer{}, err)
 		return
 	}
@@ -166,7 +167,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.accounts.succeed(account)
-	s.addresses.forgive(now, addr)
+	s.addresses.forgive(now, addressKey(addr))
 	token, hashed := newToken()
 	csrf, _ := newToken()
 	if err := s.cfg.Store.CreateSession(r.Context(), hashed, u.Name, csrf, now.Add(s.cfg.SessionTTL)); err != nil {
@@ -180,6 +181,20 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		next = "/reports"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// addressKey is what the per-address sign-in limit counts for a client address: the address itself for
+// IPv4, its /64 for IPv6 (one client commonly holds a whole /64, and could give each guess an address of
+// its own).
+func addressKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
 
 // refuseSignIn answers a sign-in refused for too many failures.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -216,5 +217,34 @@ func TestSignInLimitHoldsForParallelGuesses(t *testing.T) {
 	}
 	if code, _ := f.signIn(t, "admin", password, "", ""); code != http.StatusTooManyRequests {
 		t.Errorf("the account after the parallel guesses: %d, want 429", code)
+	}
+}
+
+// TestSignInAddressLimitCoversAnIPv6Network: one IPv6 client holds a whole /64 and can give each guess an
+// address of its own. The attack: password spraying from fresh addresses of one /64, which the address
+// limit never saw twice. The limit is kept per /64 for IPv6 (and per address for IPv4).
+func TestSignInAddressLimitCoversAnIPv6Network(t *testing.T) {
+	f := newFixture(t, func(c *web.Config) {
+		c.Login = web.LoginLimits{PerAccount: 50, PerAddress: 6}
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	for i := range 6 {
+		f.signIn(t, "nobody-"+strconv.Itoa(i), "wrong password here", "", "2001:db8:1:2::"+strconv.Itoa(i+1))
+	}
+	if code, _ := f.signIn(t, "viewer", password, "", "2001:db8:1:2:ffff::7"); code != http.StatusTooManyRequests {
+		t.Fatalf("another address of the guessing /64: %d, want 429", code)
+	}
+	if code, _ := f.signIn(t, "viewer", password, "", "2001:db8:1:3::1"); code != http.StatusSeeOther {
+		t.Fatalf("a client in another /64: %d, want it signed in", code)
+	}
+	// IPv4 addresses stay apart, written either way.
+	for range 6 {
+		f.signIn(t, "admin", "wrong password here", "", "203.0.113.7")
+	}
+	if code, _ := f.signIn(t, "viewer", password, "", "::ffff:203.0.113.7"); code != http.StatusTooManyRequests {
+		t.Fatalf("the guessing IPv4 client as an IPv4-mapped address: %d, want 429", code)
+	}
+	if code, _ := f.signIn(t, "viewer", password, "", "203.0.113.8"); code != http.StatusSeeOther {
+		t.Fatalf("the next IPv4 address: %d, want it signed in", code)
 	}
 }

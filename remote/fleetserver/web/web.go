@@ -10,7 +10,7 @@
 //
 // Sign-in is limited per account (LoginLimits.PerAccount failures in the window lock that account, from
 // anywhere) and per address (a much higher bound, so one person's typos behind a trust's NAT do not
-// lock out everyone else there). The address is the connection's, or, when the connection comes from a
+// lock out everyone else there; an IPv6 client counts by its /64, which it may hold whole). The address is the connection's, or, when the connection comes from a
 // configured trusted proxy (Config.TrustedProxies), the address that proxy put in X-Forwarded-For;
 // that header is ignored from anyone else. After sign-in the browser goes only to a same-origin path.
 //
