@@ -110,11 +110,30 @@ func (l *limiter) take(now time.Time, key string) bool {
 	if len(l.recent(key, now)) >= l.max {
 		return false
 	}
-	if len(l.failures) > 100000 { // a flood of made-up names: forget the oldest state rather than grow
-		clear(l.failures)
+	if len(l.failures) > maxLimiterKeys {
+		l.shed(now)
 	}
 	l.failures[key] = append(l.recent(key, now), now)
 	return true
+}
+
+// maxLimiterKeys bounds a limiter's table against a flood of made-up names (see shed).
+const maxLimiterKeys = 100000
+
+// shed makes room in a full table: entries past the window go first, then those below the limit, which
+// lock no one. Keys at the limit stay, so a flood of made-up names cannot lift a lockout in force.
+func (l *limiter) shed(now time.Time) {
+	for k := range l.failures {
+		l.recent(k, now) // drops the entry when all its failures are past the window
+	}
+	if len(l.failures) <= maxLimiterKeys {
+		return
+	}
+	for k, f := range l.failures {
+		if len(f) < l.max {
+			delete(l.failures, k)
+		}
+	}
 }
 
 // forgive takes back the attempt take counted at now.
