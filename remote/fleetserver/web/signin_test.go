@@ -135,6 +135,18 @@ func TestSignInRedirectStaysOnThisSite(t *testing.T) {
 		{"evil.example", "/"},
 		{"/\u2028/evil.example", "/"},
 		{"", "/"},
+		// Review of issue #11: encoded, relative-scheme and dot-segment forms, and a long value.
+		{"/%09/evil.example", "/%09/evil.example"}, // a path: browsers do not decode %09 before parsing
+		{"/%2F%2Fevil.example", "/"},
+		{"/%5C%5Cevil.example", "/"},
+		{"https:evil.example", "/"},
+		{"https:/evil.example", "/"},
+		{"//\\evil.example", "/"},
+		{"/.//evil.example", "/evil.example"},               // cleaned to a path of this site, never "//"
+		{"/..//evil.example", "/evil.example"},              // likewise
+		{"/\u3000/evil.example", "/%e3%80%80/evil.example"}, // sent percent-encoded: a path
+		{"/\uff0f/evil.example", "/%ef%bc%8f/evil.example"}, // a fullwidth solidus is no slash in a path
+		{"/reports?x=" + strings.Repeat("a", 3000), "/reports?x=" + strings.Repeat("a", 3000)},
 	} {
 		code, loc := f.signIn(t, "viewer", password, tc.next, "")
 		if code != http.StatusSeeOther || loc != tc.want {
