@@ -6,17 +6,21 @@ import (
 )
 
 var (
-	// emailRe: anything@host, with or without a dot in the host ("name@host" is an address too).
-	emailRe = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*`)
+	// emailRe: anything@host, with or without a dot in the host ("name@host" is an address too). The local
+	// part is a run of any characters but those that end an address, a path or a key (so o'neil and josé
+	// go whole, and key=, a/b/ stay) or a quoted string; the host a name or an IP literal ([192.0.2.1]).
+	emailRe = regexp.MustCompile(`(?:"[^"]*"|[^\s@<>()\[\],;:"/=]+)@(?:\[[^\]\s]*\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)`)
 	// phoneRe finds what may be a phone number: it starts with "+" and a digit (+44 …), a bracket and a
 	// digit ((020) …, (0)7700 …) or a 0 and a digit at the start of a word (07700 …), and runs on over
 	// digits, spaces, brackets, dots and dashes to a digit. Scrub counts its digits before replacing it.
 	phoneRe = regexp.MustCompile(`(?:\+[0-9]|\([0-9]|\b0[0-9])[0-9 \x{a0}\x{202f}().-]*[0-9]`)
-	// spacedRe: digits in groups split by single spaces, also no-break ones ("123 456", "1234 5678",
-	// "12 34 56").
-	spacedRe = regexp.MustCompile(`\b[0-9]+(?:[ \x{a0}\x{202f}][0-9]+)+\b`)
-	// dashedRe: digits in groups of three or more split by dashes ("123-456"); dates (2026-11-22) are not.
-	dashedRe = regexp.MustCompile(`\b[0-9]{3,}(?:-[0-9]{3,})+\b`)
+	// spacedRe: digits in groups split by spaces or tabs, also no-break ones ("123 456", "1234 5678",
+	// "12 34 56", "123\t456").
+	spacedRe = regexp.MustCompile(`\b[0-9]+(?:[ \t\x{a0}\x{202f}]+[0-9]+)+\b`)
+	// dashedRe: digits in groups of two or more split by dashes, underscores or slashes ("123-456",
+	// "12-34-56", "123_456", "123/456"); dates (2026-11-22, 2026/11/22, 2026-11) are not (dateRe).
+	dashedRe = regexp.MustCompile(`\b[0-9]{2,}(?:[-_/][0-9]{2,})+\b`)
+	dateRe   = regexp.MustCompile(`^(?:19|20)[0-9]{2}(?:[-/][0-9]{2}){1,2}$`)
 	digitRe  = regexp.MustCompile(`[0-9]{6,}`)
 )
 
@@ -39,7 +43,7 @@ func Scrub(line string) string {
 	})
 	for _, re := range []*regexp.Regexp{spacedRe, dashedRe} {
 		line = re.ReplaceAllStringFunc(line, func(m string) string {
-			if countDigits(m) < 6 {
+			if countDigits(m) < 6 || dateRe.MatchString(m) {
 				return m
 			}
 			return "[digits]"

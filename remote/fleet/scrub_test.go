@@ -36,3 +36,39 @@ func TestScrubFindsWhatItMissed(t *testing.T) {
 		}
 	}
 }
+
+// TestScrubOtherSeparatorsAndAddresses: the review of issue #11 tried forms the scrubber let through: an
+// address whose local part holds an apostrophe (O'Neil), a letter outside ASCII or quotes, or whose host is
+// an IP literal; a code split by a tab, by two spaces, into pairs by dashes, or by underscores or slashes.
+func TestScrubOtherSeparatorsAndAddresses(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"to sam.o'neil@nhs.net ok", "to [email] ok"},
+		{"to josé.garcía@nhs.net ok", "to [email] ok"},
+		{`to "sam example"@nhs.net ok`, "to [email] ok"},
+		{"to sam@[192.0.2.1] ok", "to [email] ok"},
+		{"code\t123\t456", "code\t[digits]"},
+		{"code 123  456 typed", "code [digits] typed"},
+		{"code 12-34-56 typed", "code [digits] typed"},
+		{"code 123_456 typed", "code [digits] typed"},
+		{"code 123/456 typed", "code [digits] typed"},
+		// Still left alone: dates in either form, a year and month, a kiosk id, a short pair.
+		{"on 2026-11-22 and 2026/11/22, month 2026-11", "on 2026-11-22 and 2026/11/22, month 2026-11"},
+		{"took 12-34 ms on kiosk-0001", "took 12-34 ms on kiosk-0001"},
+	} {
+		if got := Scrub(tc.in); got != tc.want {
+			t.Errorf("Scrub(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestScrubKeepsPathsAndKeys: an address after a key or in a path goes, the key and the path stay.
+func TestScrubKeepsPathsAndKeys(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"msg=sent to=sam@nhs.net", "msg=sent to=[email]"},
+		{"at /go/pkg/mod/github.com/eclipse/paho.mqtt.golang@v1.5.1/client.go:12", "at /go/pkg/mod/github.com/eclipse/[email]/client.go:12"},
+	} {
+		if got := Scrub(tc.in); got != tc.want {
+			t.Errorf("Scrub(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
