@@ -58,8 +58,9 @@ type crlSetter interface {
 
 // watchCRL re-reads the CRL file whenever its modification time or size changes (checked every
 // interval) and hands it to the broker. A file that cannot be read or is not signed by the fleet CA
-// is logged and ignored: the last good list stays in force.
-func watchCRL(ctx context.Context, file, caFile string, b crlSetter, every time.Duration, seen os.FileInfo, log *slog.Logger) {
+// is logged and ignored: the last good list stays in force. So is a list issued before the one in
+// force (inForce, its thisUpdate), so an old list put back cannot let a revoked kiosk in again.
+func watchCRL(ctx context.Context, file, caFile string, b crlSetter, every time.Duration, seen os.FileInfo, inForce time.Time, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -82,8 +83,14 @@ func watchCRL(ctx context.Context, file, caFile string, b crlSetter, every time.
 			seen = fi
 			continue
 		}
+		if crl.ThisUpdate.Before(inForce) {
+			log.Error("revocations: the new CRL was issued before the one in force, which still holds", "file", file,
+				"this_update", crl.ThisUpdate, "in_force", inForce)
+			seen = fi
+			continue
+		}
 		b.SetCRL(crl)
-		seen = fi
+		seen, inForce = fi, crl.ThisUpdate
 		log.Info("revocations: CRL reloaded", "file", file, "revoked_certificates", len(crl.RevokedCertificateEntries))
 	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"log/slog"
+	"math/big"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -204,7 +207,7 @@ func TestWatchCRLFollowsTheFile(t *testing.T) {
 	sink := make(crlSink, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, slog.New(slog.DiscardHandler))
+	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, time.Time{}, slog.New(slog.DiscardHandler))
 
 	other, _ := pki.NewCA("someone else")
 	k, _ := other.IssueClient("kiosk-0001", time.Hour)
@@ -249,5 +252,70 @@ func TestKeepRevocationsFollowsTheStore(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a revocation made elsewhere never reached the broker")
+	}
+}
+
+// TestWatchCRLRefusesAnOlderList: a CRL issued before the one in force, though signed by the fleet CA, does
+// not reach the broker. The attack: whoever can write the CRL file (or sits on the way it is copied from
+// the enrolment server) puts back an older list, from before a kiosk was revoked, and the kiosk is let in.
+func TestWatchCRLRefusesAnOlderList(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA("fleet CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, _, err := ca.WriteFiles(dir, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlFile := filepath.Join(dir, "fleet.crl")
+	k1, _ := ca.IssueClient("kiosk-0001", time.Hour)
+	k2, _ := ca.IssueClient("kiosk-0002", time.Hour)
+	write := func(thisUpdate time.Time, revoked ...*x509.Certificate) {
+		t.Helper()
+		var entries []x509.RevocationListEntry
+		for _, c := range revoked {
+			entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: thisUpdate})
+		}
+		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(thisUpdate.Unix()),
+			ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(24 * time.Hour), RevokedCertificateEntries: entries}, ca.Cert, ca.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enrol.WriteFileAtomic(crlFile, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().Truncate(time.Second)
+	write(now.Add(-time.Minute), k1.Cert) // in force: kiosk-0001 revoked
+	crl, seen, err := loadCRL(crlFile, caFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	sink := make(crlSink, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, crl.ThisUpdate, slog.New(slog.NewTextHandler(logs, nil)))
+
+	write(now.Add(-2 * time.Hour)) // from before the revocation
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(logs.String(), "issued before the one in force") {
+		select {
+		case got := <-sink:
+			t.Fatalf("an older CRL (%d entries, issued %s) reached the broker", len(got.RevokedCertificateEntries), got.ThisUpdate)
+		case <-deadline:
+			t.Fatal("the older CRL was neither refused nor taken")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	write(now, k1.Cert, k2.Cert) // a newer list is taken
+	select {
+	case got := <-sink:
+		if len(got.RevokedCertificateEntries) != 2 {
+			t.Fatalf("the broker got %d entries, want the newer list's 2", len(got.RevokedCertificateEntries))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the newer CRL never reached the broker")
 	}
 }
