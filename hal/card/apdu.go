@@ -180,7 +180,12 @@ func exchange(t Transport, c Command) ([]byte, error) {
 		return nil, err
 	}
 	var out []byte
-	for {
+	for rounds := 0; ; rounds++ {
+		// A whole answer takes at most maxResponseBytes/256 GET RESPONSEs: a card that asks for more
+		// (61xx with little or no data, over and over) is not finishing.
+		if rounds > maxResponseBytes/256 {
+			return nil, fmt.Errorf("%w: more than %d GET RESPONSE rounds", ErrCardUnreadable, maxResponseBytes/256)
+		}
 		if len(resp) < 2 {
 			return nil, fmt.Errorf("%w: response of %d bytes", ErrCardUnreadable, len(resp))
 		}

@@ -63,6 +63,27 @@ func TestGetResponseGathersLongAnswers(t *testing.T) {
 	}
 }
 
+// TestGetResponseEndsOnACardThatNeverFinishes: a hostile card that answers every GET RESPONSE with "61 00"
+// and no data (so the answer never grows past the bound) must not hold the kiosk in the loop for as long
+// as it stays in the reader.
+func TestGetResponseEndsOnACardThatNeverFinishes(t *testing.T) {
+	calls := 0
+	endless := TransportFunc(func([]byte) ([]byte, error) {
+		calls++
+		if calls > 100000 {
+			return nil, errors.New("the kiosk is still asking after 100000 GET RESPONSEs")
+		}
+		return []byte{0x61, 0x00}, nil
+	})
+	_, err := transmit(endless, Command{INS: insGetData, P1: 0x3f, P2: 0xff, Data: []byte{0x5c, 1, 0x7e}, Le: 256})
+	if !errors.Is(err, ErrCardUnreadable) {
+		t.Fatalf("err = %v after %d commands, want ErrCardUnreadable", err, calls)
+	}
+	if calls > maxResponseBytes/256+2 {
+		t.Errorf("%d commands sent; a whole answer of %d bytes takes at most %d", calls, maxResponseBytes, maxResponseBytes/256+2)
+	}
+}
+
 func TestCommandChaining(t *testing.T) {
 	data := bytes.Repeat([]byte{7}, 600)
 	ft := &cardtest.Transport{Card: func([]byte) ([]byte, error) { return sw(0x90, 0x00), nil }}
