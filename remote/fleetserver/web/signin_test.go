@@ -260,3 +260,24 @@ func TestSignInAddressLimitCoversAnIPv6Network(t *testing.T) {
 		t.Fatalf("the next IPv4 address: %d, want it signed in", code)
 	}
 }
+
+// TestSignInForwardedAddressWithPort: some proxies write the client's port too ("203.0.113.7:5678",
+// "[2001:db8::7]:5678"). The attack: one client's wrong passwords, when such a hop could not be read, were
+// counted against the proxy's own address, so they locked out everyone behind the proxy.
+func TestSignInForwardedAddressWithPort(t *testing.T) {
+	f := newFixture(t, func(c *web.Config) {
+		c.Login = web.LoginLimits{PerAccount: 50, PerAddress: 6}
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	for i := range 6 {
+		f.signIn(t, "nobody-"+strconv.Itoa(i), "wrong password here", "", "203.0.113.7:"+strconv.Itoa(5000+i))
+	}
+	if code, _ := f.signIn(t, "viewer", password, "", "203.0.113.7:6000"); code != http.StatusTooManyRequests {
+		t.Fatalf("the guessing client from another port: %d, want 429", code)
+	}
+	for _, other := range []string{"203.0.113.8:5678", "[2001:db8::7]:5678", "203.0.113.9"} {
+		if code, _ := f.signIn(t, "viewer", password, "", other); code != http.StatusSeeOther {
+			t.Fatalf("another client behind the proxy (%s): %d, want it signed in", other, code)
+		}
+	}
+}

@@ -283,7 +283,7 @@ func (s *Server) clientIP(r *http.Request) string {
 		hops = append(hops, strings.Split(h, ",")...)
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := forwardedAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
 			break // a hop we cannot read: stop at the last one we could
 		}
@@ -294,6 +294,20 @@ func (s *Server) clientIP(r *http.Request) string {
 		host = a.String()
 	}
 	return host
+}
+
+// forwardedAddr reads one X-Forwarded-For hop: an address, or an address and port as some proxies write
+// it ("203.0.113.7:5678", "[2001:db8::7]:5678").
+func forwardedAddr(hop string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(hop)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(hop)
+		if err2 != nil {
+			return netip.Addr{}, err
+		}
+		a = ap.Addr()
+	}
+	return a, nil
 }
 
 func (s *Server) trusted(a netip.Addr) bool {
