@@ -105,7 +105,9 @@ func TestRevokedKioskIsRefused(t *testing.T) {
 func TestClientMustBeAKiosk(t *testing.T) {
 	h := newHarness(t, sqliteDSN(t))
 	ctx := context.Background()
-	for _, cn := range []string{idservice.DefaultFleetIdentity, "Kiosk 1", "-kiosk", "", strings.Repeat("k", 65)} {
+	// Review of issue #11: another case or a trailing space is not the kiosk (nor the fleet server) itself.
+	for _, cn := range []string{idservice.DefaultFleetIdentity, "Kiosk 1", "-kiosk", "", strings.Repeat("k", 65),
+		strings.ToUpper(kioskID), kioskID + " ", " " + kioskID, kioskID + "\x00", "FLEET", "fleet "} {
 		if _, err := h.newClient(cn).Challenge(ctx); err == nil {
 			t.Errorf("client certificate CN %q was served", cn)
 		}
