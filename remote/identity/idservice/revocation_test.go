@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -217,5 +218,29 @@ func TestRevocationsFollowTheFile(t *testing.T) {
 	}
 	if err := r.Check(certA); err != nil {
 		t.Fatalf("the newer list was not taken: %v", err)
+	}
+}
+
+// TestExpiredCRLStillRevokes: a kiosk CRL past its next update (the enrolment server stopped writing it) is
+// still used, with a warning: what it revokes stays revoked. The attack: stop the fleet from refreshing the
+// list and hope an out-of-date list counts for nothing.
+func TestExpiredCRLStillRevokes(t *testing.T) {
+	kioskCA := idtest.NewCA(t, "Kiosk CA")
+	revoked := kioskCA.KioskCert(t, "kiosk-0001")
+	cert, _ := x509.ParseCertificate(revoked.Certificate[0])
+	file := filepath.Join(t.TempDir(), "kiosk.crl")
+	if err := os.WriteFile(file, kioskCA.CRLAt(t, time.Now().Add(-8*24*time.Hour), revoked), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	r, err := idservice.LoadRevocations(file, []*x509.Certificate{kioskCA.Cert}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("an out-of-date list was refused, so nothing would be revoked: %v", err)
+	}
+	if !errors.Is(r.Check(cert), idservice.ErrRevoked) {
+		t.Fatal("a kiosk on an out-of-date list was let in")
+	}
+	if !strings.Contains(logs.String(), "past its next update") {
+		t.Errorf("no warning that the list is out of date:\n%s", logs.String())
 	}
 }
