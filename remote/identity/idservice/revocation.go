@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"os"
 	"sync"
 	"syscall"
@@ -24,7 +25,9 @@ var ErrRevoked = errors.New("kiosk certificate revoked")
 // modification time, size and inode with those last read (one stat call), so a new list counts from the
 // next handshake or request. A list that cannot be read or whose signature does not verify against the
 // kiosk CAs is refused at start; later, the last good list stays in force and the failure is logged. A list
-// issued before the one in force (thisUpdate) is refused too, so an old list cannot un-revoke a kiosk.
+// issued before the one in force (thisUpdate, then the CRL number for lists of the same second) is refused
+// too, so an old list cannot un-revoke a kiosk. At start any list signed by a kiosk CA is taken: nothing
+// remembers the list in force across restarts.
 type Revocations struct {
 	path    string
 	issuers []*x509.Certificate
@@ -34,6 +37,7 @@ type Revocations struct {
 	stamp      fileStamp
 	revoked    map[string]bool // issuer (raw DER name) + serial
 	thisUpdate time.Time       // the newest list's; an older list is not taken (no rollback)
+	number     *big.Int        // the newest list's CRL number: orders lists of the same thisUpdate
 }
 
 type fileStamp struct {
@@ -76,6 +80,7 @@ func (r *Revocations) load(st fileStamp) error {
 	revoked := map[string]bool{}
 	lists := 0
 	var newest time.Time
+	var number *big.Int
 	for rest := data; ; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -99,8 +104,13 @@ func (r *Revocations) load(st fileStamp) error {
 			return fmt.Errorf("kiosk CRL %s: issued %s, before the list in force (%s): an older list is not taken", r.path,
 				crl.ThisUpdate.UTC().Format(time.RFC3339), r.thisUpdate.UTC().Format(time.RFC3339))
 		}
-		if crl.ThisUpdate.After(newest) {
-			newest = crl.ThisUpdate
+		// CRL times have whole seconds: lists issued within one second are ordered by their number.
+		if crl.ThisUpdate.Equal(r.thisUpdate) && r.number != nil && crl.Number != nil && crl.Number.Cmp(r.number) < 0 {
+			return fmt.Errorf("kiosk CRL %s: number %s, below the list in force (%s) of the same time: an older list is not taken",
+				r.path, crl.Number, r.number)
+		}
+		if crl.ThisUpdate.After(newest) || crl.ThisUpdate.Equal(newest) && crl.Number != nil && (number == nil || crl.Number.Cmp(number) > 0) {
+			newest, number = crl.ThisUpdate, crl.Number
 		}
 		for _, e := range crl.RevokedCertificateEntries {
 			revoked[string(crl.RawIssuer)+"/"+e.SerialNumber.String()] = true
@@ -110,7 +120,7 @@ func (r *Revocations) load(st fileStamp) error {
 	if lists == 0 {
 		return fmt.Errorf("kiosk CRL %s: no PEM X509 CRL", r.path)
 	}
-	r.revoked, r.stamp, r.thisUpdate = revoked, st, newest
+	r.revoked, r.stamp, r.thisUpdate, r.number = revoked, st, newest, number
 	return nil
 }
 

@@ -3,11 +3,14 @@ package idservice_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -242,5 +245,54 @@ func TestExpiredCRLStillRevokes(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "past its next update") {
 		t.Errorf("no warning that the list is out of date:\n%s", logs.String())
+	}
+}
+
+// TestCRLOfTheSameSecondCannotRollBack: two lists issued within one second carry the same thisUpdate (CRL
+// times have whole seconds; the enrolment server revoking two kiosks in a row writes two such lists), and
+// only their CRL number orders them. The attack: put back the first list, from before the second kiosk was
+// revoked.
+func TestCRLOfTheSameSecondCannotRollBack(t *testing.T) {
+	kioskCA := idtest.NewCA(t, "Kiosk CA")
+	a, b := kioskCA.KioskCert(t, "kiosk-0001"), kioskCA.KioskCert(t, "kiosk-0002")
+	certB, _ := x509.ParseCertificate(b.Certificate[0])
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	list := func(number int64, revoked ...tls.Certificate) []byte {
+		var entries []x509.RevocationListEntry
+		for _, c := range revoked {
+			cert, _ := x509.ParseCertificate(c.Certificate[0])
+			entries = append(entries, x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: at})
+		}
+		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: at,
+			NextUpdate: at.Add(time.Hour), RevokedCertificateEntries: entries}, kioskCA.Cert, kioskCA.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	}
+	file := filepath.Join(t.TempDir(), "kiosk.crl")
+	first, second := list(at.UnixNano(), a), list(at.UnixNano()+1, a, b)
+	if err := os.WriteFile(file, second, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := idservice.LoadRevocations(file, []*x509.Certificate{kioskCA.Cert}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r.Check(certB), idservice.ErrRevoked) {
+		t.Fatal("the second list is not in force")
+	}
+	if err := os.WriteFile(file, first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r.Check(certB), idservice.ErrRevoked) {
+		t.Fatal("the first list of the same second, put back, un-revoked kiosk-0002")
+	}
+	// The same list written again is taken (the enrolment server rewrites it to keep it fresh).
+	if err := os.WriteFile(file, append(second, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r.Check(certB), idservice.ErrRevoked) {
+		t.Fatal("the list in force, rewritten, lost its revocation")
 	}
 }
