@@ -305,7 +305,7 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 		defer rcancel()
 		go keepRevocations(rctx, enrolSt, b, o.revocationsEvery, log)
 		if o.crlFile != "" {
-			go watchCRL(rctx, o.crlFile, o.caFile, b, o.revocationsEvery, crlSeen, crl.ThisUpdate, log)
+			go watchCRL(rctx, o.crlFile, o.caFile, b, o.revocationsEvery, crlSeen, crl, log)
 		}
 		brokerURL = "ssl://" + loopbackFor(b.Addr())
 		log.Info("embedded broker listening", "addr", b.Addr())

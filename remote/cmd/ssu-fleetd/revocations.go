@@ -59,8 +59,8 @@ type crlSetter interface {
 // watchCRL re-reads the CRL file whenever its modification time or size changes (checked every
 // interval) and hands it to the broker. A file that cannot be read or is not signed by the fleet CA
 // is logged and ignored: the last good list stays in force. So is a list issued before the one in
-// force (inForce, its thisUpdate), so an old list put back cannot let a revoked kiosk in again.
-func watchCRL(ctx context.Context, file, caFile string, b crlSetter, every time.Duration, seen os.FileInfo, inForce time.Time, log *slog.Logger) {
+// force (inForce; see issuedBefore), so an old list put back cannot let a revoked kiosk in again.
+func watchCRL(ctx context.Context, file, caFile string, b crlSetter, every time.Duration, seen os.FileInfo, inForce *x509.RevocationList, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -83,16 +83,30 @@ func watchCRL(ctx context.Context, file, caFile string, b crlSetter, every time.
 			seen = fi
 			continue
 		}
-		if crl.ThisUpdate.Before(inForce) {
+		if issuedBefore(crl, inForce) {
 			log.Error("revocations: the new CRL was issued before the one in force, which still holds", "file", file,
-				"this_update", crl.ThisUpdate, "in_force", inForce)
+				"this_update", crl.ThisUpdate, "in_force", inForce.ThisUpdate)
 			seen = fi
 			continue
 		}
 		b.SetCRL(crl)
-		seen, inForce = fi, crl.ThisUpdate
+		seen, inForce = fi, crl
 		log.Info("revocations: CRL reloaded", "file", file, "revoked_certificates", len(crl.RevokedCertificateEntries))
 	}
+}
+
+// issuedBefore reports whether crl was issued before the list in force (nil: none): an earlier thisUpdate,
+// or, since CRL times have whole seconds, the same one with a lower CRL number.
+func issuedBefore(crl, inForce *x509.RevocationList) bool {
+	switch {
+	case inForce == nil:
+		return false
+	case crl.ThisUpdate.Before(inForce.ThisUpdate):
+		return true
+	case crl.ThisUpdate.Equal(inForce.ThisUpdate) && crl.Number != nil && inForce.Number != nil:
+		return crl.Number.Cmp(inForce.Number) < 0
+	}
+	return false
 }
 
 // loadCRL reads the CRL file at start, for the broker's configuration: a missing or unsigned file

@@ -207,7 +207,7 @@ func TestWatchCRLFollowsTheFile(t *testing.T) {
 	sink := make(crlSink, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, time.Time{}, slog.New(slog.DiscardHandler))
+	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, nil, slog.New(slog.DiscardHandler))
 
 	other, _ := pki.NewCA("someone else")
 	k, _ := other.IssueClient("kiosk-0001", time.Hour)
@@ -271,13 +271,13 @@ func TestWatchCRLRefusesAnOlderList(t *testing.T) {
 	crlFile := filepath.Join(dir, "fleet.crl")
 	k1, _ := ca.IssueClient("kiosk-0001", time.Hour)
 	k2, _ := ca.IssueClient("kiosk-0002", time.Hour)
-	write := func(thisUpdate time.Time, revoked ...*x509.Certificate) {
+	write := func(thisUpdate time.Time, number int64, revoked ...*x509.Certificate) {
 		t.Helper()
 		var entries []x509.RevocationListEntry
 		for _, c := range revoked {
 			entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: thisUpdate})
 		}
-		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(thisUpdate.Unix()),
+		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(number),
 			ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(24 * time.Hour), RevokedCertificateEntries: entries}, ca.Cert, ca.Key)
 		if err != nil {
 			t.Fatal(err)
@@ -287,7 +287,7 @@ func TestWatchCRLRefusesAnOlderList(t *testing.T) {
 		}
 	}
 	now := time.Now().Truncate(time.Second)
-	write(now.Add(-time.Minute), k1.Cert) // in force: kiosk-0001 revoked
+	write(now.Add(-time.Minute), 2, k1.Cert) // in force: kiosk-0001 revoked
 	crl, seen, err := loadCRL(crlFile, caFile, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -296,20 +296,30 @@ func TestWatchCRLRefusesAnOlderList(t *testing.T) {
 	sink := make(crlSink, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, crl.ThisUpdate, slog.New(slog.NewTextHandler(logs, nil)))
+	go watchCRL(ctx, crlFile, caFile, sink, 10*time.Millisecond, seen, crl, slog.New(slog.NewTextHandler(logs, nil)))
 
-	write(now.Add(-2 * time.Hour)) // from before the revocation
-	deadline := time.After(10 * time.Second)
-	for !strings.Contains(logs.String(), "issued before the one in force") {
-		select {
-		case got := <-sink:
-			t.Fatalf("an older CRL (%d entries, issued %s) reached the broker", len(got.RevokedCertificateEntries), got.ThisUpdate)
-		case <-deadline:
-			t.Fatal("the older CRL was neither refused nor taken")
-		case <-time.After(10 * time.Millisecond):
+	refused := 0
+	for _, older := range []struct {
+		at     time.Time
+		number int64
+	}{
+		{now.Add(-2 * time.Hour), 3}, // from before the revocation
+		{now.Add(-time.Minute), 1},   // of the same second, numbered before it
+	} {
+		write(older.at, older.number)
+		refused++
+		deadline := time.After(10 * time.Second)
+		for strings.Count(logs.String(), "issued before the one in force") < refused {
+			select {
+			case got := <-sink:
+				t.Fatalf("an older CRL (%d entries, issued %s, number %s) reached the broker", len(got.RevokedCertificateEntries), got.ThisUpdate, got.Number)
+			case <-deadline:
+				t.Fatal("the older CRL was neither refused nor taken")
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
 	}
-	write(now, k1.Cert, k2.Cert) // a newer list is taken
+	write(now, 4, k1.Cert, k2.Cert) // a newer list is taken
 	select {
 	case got := <-sink:
 		if len(got.RevokedCertificateEntries) != 2 {
