@@ -154,7 +154,8 @@ func (ca *CA) CRL(revoked ...*x509.Certificate) ([]byte, error) {
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: time.Now()})
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: serial(), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().AddDate(0, 0, 30),
+		// Numbers increase, as RFC 5280 asks: lists of the same second are ordered by them.
+		Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().AddDate(0, 0, 30),
 		RevokedCertificateEntries: entries,
 	}, ca.Cert, ca.Key)
 	if err != nil {
