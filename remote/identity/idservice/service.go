@@ -17,11 +17,12 @@
 // the fleet CA's revocation list (Revocations: a file re-read when its modification time, size or inode
 // changes, checked at the TLS handshake by VerifyConnection and again on every request).
 //
-// A card is genuine only when both its certificates chain to the card CAs, both name the card whose serial
-// the kiosk sends (the CHUID GUID as a urn:uuid subject alternative name; Config.LegacyCardStock relaxes
-// this for old card stock, and weakens the proof), the PIV Authentication certificate names the holder
-// (Config.HolderUUIDAttribute), and the Card Authentication key (ECC P-256, P-384 or RSA 2048) signed the
-// nonce as the contract says: see checkCard.
+// A card is genuine only when both its certificates chain to the card CAs, the Card Authentication
+// certificate is a signing end-entity certificate (not a CA; key usage digitalSignature), both name the
+// card whose serial the kiosk sends (the CHUID GUID as a urn:uuid subject alternative name;
+// Config.LegacyCardStock relaxes this for old card stock, and weakens the proof), the PIV Authentication
+// certificate names the holder (Config.HolderUUIDAttribute), and the Card Authentication key (ECC P-256,
+// P-384 or RSA 2048) signed the nonce as the contract says: see checkCard.
 //
 // It must never log, audit, echo or put in an error a security code, PIN, SOPIN, email address or phone
 // number; codes are stored only as keyed hashes and built only in byte slices that are cleared after use;
