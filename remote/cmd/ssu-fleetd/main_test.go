@@ -76,17 +76,22 @@ func TestDemoStartsAndServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	httpAddr, metricsAddr := "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
-	var out syncBuffer
+	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--demo", "--data", t.TempDir(), "--http", httpAddr, "--broker-listen", "127.0.0.1:" + freePort(t),
-			"--demo-kiosks", "1", "--seed-sessions-per-month", "300", "--metrics-listen", metricsAddr}, nil, &out, io.Discard)
+			"--demo-kiosks", "1", "--seed-sessions-per-month", "300", "--metrics-listen", metricsAddr}, nil, &out, &errOut)
 	}()
 	var password string
 	deadline := time.Now().Add(90 * time.Second)
 	for password == "" || !strings.Contains(out.String(), "dashboard at") {
+		select {
+		case code := <-done:
+			t.Fatalf("the demo stopped with exit code %d before it served:\n%s\n%s", code, out.String(), errOut.String())
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the demo did not start:\n%s", out.String())
+			t.Fatalf("the demo did not start:\n%s\n%s", out.String(), errOut.String())
 		}
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
