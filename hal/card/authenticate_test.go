@@ -12,7 +12,6 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"errors"
-	"math/big"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"ssu-kiosk/hal/card"
 	"ssu-kiosk/hal/card/tlv"
 	"ssu-kiosk/hal/vcard"
+	"ssu-kiosk/provisioning/pki/pkitest"
 )
 
 // inProcessPIV is a PIV over a virtual card in this process (no pcscd), selected.
@@ -137,14 +137,11 @@ func TestCompressedCertificates(t *testing.T) {
 // TestCertificateErrorsHideValues: a certificate that does not parse is reported without the value that
 // failed (crypto/x509 quotes it, and it may be the card's UUID or the holder's email address).
 func TestCertificateErrorsHideValues(t *testing.T) {
+	ca := pkitest.NewCA(t, "test CA")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
-		URIs: []*url.URL{{Scheme: "https", Host: "d1e0c0de..example"}}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = card.ParseCertificateObject(certObject(der, 0x00))
+	der := pkitest.SignDER(t, ca, &x509.Certificate{NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
+		URIs: []*url.URL{{Scheme: "https", Host: "d1e0c0de..example"}}}, &key.PublicKey)
+	_, err := card.ParseCertificateObject(certObject(der, 0x00))
 	if !errors.Is(err, card.ErrCardUnusable) || strings.Contains(err.Error(), "d1e0c0de") {
 		t.Fatalf("error %v: want ErrCardUnusable without the value", err)
 	}

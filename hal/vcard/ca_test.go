@@ -23,7 +23,7 @@ func TestCommittedCA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ca.WriteFiles(testCADir); err != nil {
+		if err := WriteCA(ca, testCADir); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,7 +59,7 @@ func TestLoadCAErrors(t *testing.T) {
 	}
 	dir := t.TempDir()
 	mixed := &CA{Cert: a.Cert, Key: b.Key}
-	if err := mixed.WriteFiles(dir); err != nil {
+	if err := WriteCA(mixed, dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadCA(dir); err == nil {

@@ -17,8 +17,9 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"time"
+
+	"ssu-kiosk/provisioning/pki"
 )
 
 // stateVersion is the format of the state file; LoadState refuses others.
@@ -71,13 +72,13 @@ type State struct {
 }
 
 // Algorithm is a key algorithm of SP 800-78-4 that the Card Authentication key (9E) may use.
-type Algorithm string
+type Algorithm = pki.KeyAlgorithm
 
 // The algorithms a virtual card's 9E key can have.
 const (
-	ECCP256 Algorithm = "p256"
-	ECCP384 Algorithm = "p384"
-	RSA2048 Algorithm = "rsa2048"
+	ECCP256 = pki.ECCP256
+	ECCP384 = pki.ECCP384
+	RSA2048 = pki.RSA2048
 )
 
 // Algorithms lists every Algorithm, in the order tests try them.
@@ -91,18 +92,6 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 		}
 	}
 	return "", fmt.Errorf("unknown key algorithm %q (want p256, p384 or rsa2048)", s)
-}
-
-func (a Algorithm) generate() (crypto.Signer, error) {
-	switch a {
-	case ECCP256, "":
-		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case ECCP384:
-		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case RSA2048:
-		return rsa.GenerateKey(rand.Reader, 2048)
-	}
-	return nil, fmt.Errorf("unknown key algorithm %q", string(a))
 }
 
 // CreateOptions describe a new card. PINTries and PUKTries default to 3; NotBefore defaults to now.
@@ -203,34 +192,15 @@ func Create(opts CreateOptions) (*State, error) {
 
 // CardURI is the name a PIV certificate gives its card (FIPS 201-3, 4.2.2.1; RFC 4122, 3): the CHUID GUID
 // as a urn:uuid URI, "urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
-func CardURI(guid []byte) *url.URL {
-	h := hex.EncodeToString(guid)
-	if len(h) != 32 {
-		return &url.URL{Scheme: "urn", Opaque: "uuid:" + h}
-	}
-	return &url.URL{Scheme: "urn", Opaque: "uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]}
-}
+func CardURI(guid []byte) *url.URL { return pki.CardURI(guid) }
 
 func newSlot(opts CreateOptions, alg Algorithm, subject pkix.Name, cardURI *url.URL, eku []x509.ExtKeyUsage, unknownEKU []asn1.ObjectIdentifier) (Slot, error) {
-	key, err := alg.generate()
+	key, err := pki.NewKey(alg)
 	if err != nil {
 		return Slot{}, fmt.Errorf("generate key: %w", err)
 	}
-	serial, err := randomSerial()
-	if err != nil {
-		return Slot{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:       serial,
-		Subject:            subject,
-		NotBefore:          opts.NotBefore,
-		NotAfter:           opts.NotAfter,
-		KeyUsage:           x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:        eku,
-		UnknownExtKeyUsage: unknownEKU,
-		URIs:               []*url.URL{cardURI},
-	}
-	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, opts.CA.Cert, key.Public(), opts.CA.Key)
+	certDER, err := opts.CA.IssueCard(pki.CardCertificate{Subject: subject, CardURI: cardURI, NotBefore: opts.NotBefore,
+		NotAfter: opts.NotAfter, ExtKeyUsage: eku, UnknownExtKeyUsage: unknownEKU}, key.Public())
 	if err != nil {
 		return Slot{}, fmt.Errorf("sign certificate: %w", err)
 	}
@@ -282,7 +252,7 @@ func (s *State) Save(path string) error {
 		return fmt.Errorf("save card state: %w", err)
 	}
 	defer clear(b)
-	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save card state: %w", err)
 	}
 	return nil
@@ -377,40 +347,4 @@ func algorithmID(k crypto.Signer) byte {
 		return algRSA2048
 	}
 	return 0
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // make the rename durable; not every file system can sync a directory
-		d.Close()
-	}
-	return nil
 }

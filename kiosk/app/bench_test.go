@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet/link"
 	"ssu-kiosk/remote/fleet/outbox"
-	"ssu-kiosk/remote/fleet/pki"
 )
 
 // BenchmarkFleetSinkSession is the cost of keeping one unlock session's usage events durably (five

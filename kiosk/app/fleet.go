@@ -17,10 +17,10 @@ import (
 
 	"ssu-kiosk/hal/led"
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/fleet/link"
 	"ssu-kiosk/remote/fleet/outbox"
-	"ssu-kiosk/remote/fleet/pki"
 )
 
 // FleetLights is what remote commands and health reports need of the status LEDs, as *led.Panel has it.

@@ -10,18 +10,13 @@ package demo
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -35,7 +30,7 @@ import (
 	"ssu-kiosk/hal/card"
 	"ssu-kiosk/hal/vcard"
 	"ssu-kiosk/kiosk/app"
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 // Options say where the demo's parts are.
@@ -248,59 +243,36 @@ func (d *Demo) copyCards() error {
 	return nil
 }
 
-// makeCertificates makes a throwaway CA, the service's certificate and the kiosk's, for mutual TLS.
+// makeCertificates makes a throwaway CA, the service's certificate and the kiosk's, for mutual TLS,
+// valid for a week.
 func (d *Demo) makeCertificates() error {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
 	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ssu-kiosk demo CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 7), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	week := now.AddDate(0, 0, 7)
+	ca, err := pki.NewCAWith("ssu-kiosk demo CA", pki.CAOptions{NotAfter: week})
 	if err != nil {
 		return err
 	}
-	ca, _ := x509.ParseCertificate(caDER)
 	d.CAFile = filepath.Join(d.Dir, "demo-ca.pem")
-	if err := writePEM(d.CAFile, "CERTIFICATE", caDER); err != nil {
+	if err := pki.WritePair(d.CAFile, ca.CertPEM(), "", nil, true); err != nil {
 		return err
 	}
-	issue := func(name string, serial int64, tmpl *x509.Certificate) error {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	issue := func(name string, r pki.Request) error {
+		r.NotAfter = week
+		is, err := ca.Issue(r)
 		if err != nil {
 			return err
 		}
-		tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = big.NewInt(serial), now.Add(-time.Hour), now.AddDate(0, 0, 7)
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return err
-		}
-		kd, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return err
-		}
-		if err := writePEM(filepath.Join(d.Dir, name+".pem"), "CERTIFICATE", der); err != nil {
-			return err
-		}
-		return writePEM(filepath.Join(d.Dir, name+".key"), "PRIVATE KEY", kd)
+		return pki.WritePair(filepath.Join(d.Dir, name+".pem"), is.CertPEM, filepath.Join(d.Dir, name+".key"), is.KeyPEM, true)
 	}
-	if err := issue("service", 2, &x509.Certificate{Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+	if err := issue("service", pki.Request{CommonName: "localhost", Hosts: []string{"localhost", "127.0.0.1"},
+		Usage: x509.ExtKeyUsageServerAuth}); err != nil {
 		return err
 	}
-	if err := issue("kiosk", 3, &x509.Certificate{Subject: pkix.Name{CommonName: d.opts.KioskID},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if err := issue("kiosk", pki.Request{CommonName: d.opts.KioskID, Usage: x509.ExtKeyUsageClientAuth}); err != nil {
 		return err
 	}
 	d.CertFile, d.KeyFile = filepath.Join(d.Dir, "kiosk.pem"), filepath.Join(d.Dir, "kiosk.key")
 	return nil
-}
-
-func writePEM(path, typ string, der []byte) error {
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 }
 
 // startChild starts one of the demo's services (it dies with the kiosk), logs its standard error to

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 // Client calls an enrolment server.

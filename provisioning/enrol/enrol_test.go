@@ -23,7 +23,7 @@ import (
 
 	"ssu-kiosk/kiosk/app"
 	"ssu-kiosk/provisioning/enrol"
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 // clock is a settable time source.

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"ssu-kiosk/provisioning/enrol"
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 func TestLoadProfile(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -21,8 +20,8 @@ import (
 	"time"
 	"unicode"
 
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet"
-	"ssu-kiosk/remote/fleet/pki"
 )
 
 // Defaults for Config.
@@ -247,16 +246,7 @@ func (s *Server) CRL(ctx context.Context) ([]byte, error) {
 		}
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: n, RevocationTime: r.Revoked})
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number:                    big.NewInt(now.UnixNano()),
-		ThisUpdate:                now.Add(-time.Minute),
-		NextUpdate:                now.Add(s.cfg.CRLValidity),
-		RevokedCertificateEntries: entries,
-	}, s.cfg.CA.Cert, s.cfg.CA.Key)
-	if err != nil {
-		return nil, fmt.Errorf("crl: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), nil
+	return s.cfg.CA.RevocationList(entries, big.NewInt(now.UnixNano()), now.Add(-time.Minute), now.Add(s.cfg.CRLValidity))
 }
 
 // WriteCRL writes the current CRL to the CRL file atomically, then runs AfterCRLWrite. Mosquitto
@@ -449,28 +439,11 @@ func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
 
 // issue signs a client certificate for kiosk id with the CSR's public key.
 func (s *Server) issue(id string, csr *x509.CertificateRequest, now time.Time) (*x509.Certificate, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		return nil, fmt.Errorf("issue: %w", err)
-	}
-	serial.Add(serial, big.NewInt(1))
-	notAfter := now.Add(s.cfg.CertValidity)
-	if notAfter.After(s.cfg.CA.Cert.NotAfter) {
-		notAfter = s.cfg.CA.Cert.NotAfter
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: id},
-		NotBefore:    now.Add(-5 * time.Minute),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.cfg.CA.Cert, csr.PublicKey, s.cfg.CA.Key)
+	cert, err := s.cfg.CA.SignClient(id, csr.PublicKey, now.Add(-5*time.Minute), now.Add(s.cfg.CertValidity))
 	if err != nil {
 		return nil, fmt.Errorf("issue %s: %w", id, err)
 	}
-	return x509.ParseCertificate(der)
+	return cert, nil
 }
 
 func certRecord(id string, c *x509.Certificate, now time.Time) Certificate {

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/fleettest"
-	"ssu-kiosk/remote/fleet/pki"
 	"ssu-kiosk/remote/fleet/sim"
 	"ssu-kiosk/remote/fleetserver/store"
 	"ssu-kiosk/remote/fleetserver/store/storetest"

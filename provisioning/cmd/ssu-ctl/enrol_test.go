@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"ssu-kiosk/provisioning/enrol"
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 // enrolServer starts an enrolment server over TLS whose admin digest is in the file adminNew

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet/sim"
 )
 

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"ssu-kiosk/provisioning/enrol"
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet/broker"
-	"ssu-kiosk/remote/fleet/pki"
 )
 
 // enrolOptions turn on the enrolment service: the fleet CA issues kiosks their certificates against

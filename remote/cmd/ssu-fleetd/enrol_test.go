@@ -14,7 +14,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"ssu-kiosk/provisioning/enrol"
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 // TestEnrolmentAgainstFleetd enrols a kiosk end to end against a running ssu-fleetd (demo mode): IT

@@ -40,10 +40,10 @@ import (
 	_ "time/tzdata" // reports are in Europe/London even where the system has no zone data
 
 	"ssu-kiosk/provisioning/enrol/sqlstore"
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/broker"
-	"ssu-kiosk/remote/fleet/pki"
 	"ssu-kiosk/remote/fleet/sim"
 	"ssu-kiosk/remote/fleetserver"
 	"ssu-kiosk/remote/fleetserver/alerts"

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"ssu-kiosk/provisioning/enrol"
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet"
-	"ssu-kiosk/remote/fleet/pki"
 	"ssu-kiosk/remote/fleetserver/store"
 )
 

@@ -18,7 +18,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"ssu-kiosk/provisioning/enrol"
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 // fleetd is an ssu-fleetd running in the test's process.

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"ssu-kiosk/provisioning/enrol"
-	fleetpki "ssu-kiosk/remote/fleet/pki"
+	fleetpki "ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/idtest"
 )

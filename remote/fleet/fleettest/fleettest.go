@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet/broker"
 	"ssu-kiosk/remote/fleet/ingest"
-	"ssu-kiosk/remote/fleet/pki"
 )
 
 // FleetID is the fleet server's identity in tests.

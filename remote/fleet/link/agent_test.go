@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/outbox"
-	"ssu-kiosk/remote/fleet/pki"
 )
 
 type fakeKiosk struct{ h KioskHealth }

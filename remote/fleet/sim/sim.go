@@ -19,10 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleet/link"
 	"ssu-kiosk/remote/fleet/outbox"
-	"ssu-kiosk/remote/fleet/pki"
 )
 
 // Config configures a simulated fleet.

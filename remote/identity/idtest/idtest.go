@@ -13,118 +13,41 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
-	"math/big"
-	"net"
+	"encoding/hex"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"ssu-kiosk/provisioning/pki"
+	"ssu-kiosk/provisioning/pki/pkitest"
 	"ssu-kiosk/remote/identity"
 )
 
-// CA is a certificate authority with its key.
-type CA struct {
-	Cert *x509.Certificate
-	Key  *ecdsa.PrivateKey
-}
+// CA is a throwaway certificate authority (the project's one issuer, provisioning/pki) with the
+// helpers the identity contract's tests need.
+type CA struct{ *pki.CA }
 
-func serial(tb testing.TB) *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
-
-func newKey(tb testing.TB) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
-}
-
-// NewCA makes a self-signed ECDSA P-256 CA valid from a day ago for ten years.
+// NewCA makes a self-signed ECDSA P-256 CA valid from ten years ago for ten years more.
 func NewCA(tb testing.TB, cn string) *CA {
 	tb.Helper()
-	key := newKey(tb)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(tb),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"ssu-kiosk test"}},
-		NotBefore:             time.Now().Add(-10 * 365 * 24 * time.Hour),
-		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &CA{Cert: cert, Key: key}
+	return &CA{pkitest.NewCA(tb, cn)}
 }
 
 // PEM is the CA certificate in PEM.
-func (ca *CA) PEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
-}
+func (ca *CA) PEM() []byte { return ca.CertPEM() }
 
-// Pool is a pool holding only this CA.
-func (ca *CA) Pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.Cert)
-	return p
-}
-
-func (ca *CA) sign(tb testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey) []byte {
-	tb.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return der
-}
-
-// ServerCert issues a TLS server certificate for localhost and 127.0.0.1.
+// ServerCert issues a TLS server certificate for localhost, 127.0.0.1 and ::1.
 func (ca *CA) ServerCert(tb testing.TB) tls.Certificate {
 	tb.Helper()
-	key := newKey(tb)
-	der := ca.sign(tb, &x509.Certificate{
-		SerialNumber: serial(tb),
-		Subject:      pkix.Name{CommonName: "ssu-idservice"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}, &key.PublicKey)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return pkitest.Server(tb, ca.CA, "ssu-idservice")
 }
 
 // KioskCert issues a kiosk device (TLS client) certificate whose CN is the kiosk id.
 func (ca *CA) KioskCert(tb testing.TB, kioskID string) tls.Certificate {
 	tb.Helper()
-	key := newKey(tb)
-	der := ca.sign(tb, &x509.Certificate{
-		SerialNumber: serial(tb),
-		Subject:      pkix.Name{CommonName: kioskID},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, &key.PublicKey)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return pkitest.Client(tb, ca.CA, kioskID)
 }
 
 // Card is a virtual PIV card: its two certificates and its Card Authentication key.
@@ -137,13 +60,13 @@ type Card struct {
 }
 
 // CardAlgorithm is the algorithm of a card's Card Authentication key (SP 800-78-4).
-type CardAlgorithm string
+type CardAlgorithm = pki.KeyAlgorithm
 
 // The Card Authentication key algorithms a test card can have.
 const (
-	ECCP256 CardAlgorithm = "p256"
-	ECCP384 CardAlgorithm = "p384"
-	RSA2048 CardAlgorithm = "rsa2048"
+	ECCP256 = pki.ECCP256
+	ECCP384 = pki.ECCP384
+	RSA2048 = pki.RSA2048
 )
 
 // CardOptions describe a test card beyond its serial and holder.
@@ -188,11 +111,11 @@ func sanWithFASCN(tb testing.TB, fascn []byte, uris []*url.URL) pkix.Extension {
 // CardURI is the urn:uuid a PIV certificate names its card by: the CHUID GUID (the card serial, 32 hex
 // characters) in RFC 4122 form.
 func CardURI(cardSerial string) *url.URL {
-	h := cardSerial
-	if len(h) == 32 {
-		h = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	guid, err := hex.DecodeString(cardSerial)
+	if err != nil {
+		return &url.URL{Scheme: "urn", Opaque: "uuid:" + cardSerial}
 	}
-	return &url.URL{Scheme: "urn", Opaque: "uuid:" + h}
+	return pki.CardURI(guid)
 }
 
 // NewCard issues a card's PIV Authentication certificate (subject serialNumber = holderUUID) and Card
@@ -213,48 +136,37 @@ func (ca *CA) IssueCard(tb testing.TB, cardSerial, holderUUID string, opts CardO
 	if opts.NotAfter.IsZero() {
 		opts.NotAfter = time.Now().Add(365 * 24 * time.Hour)
 	}
-	var uris []*url.URL
+	var uri *url.URL
 	if !opts.NoCardUUID {
-		uris = []*url.URL{CardURI(cardSerial)}
+		uri = CardURI(cardSerial)
 	}
 	var extra []pkix.Extension
 	if opts.FASCN != nil {
+		var uris []*url.URL
+		if uri != nil {
+			uris = []*url.URL{uri}
+		}
 		extra = []pkix.Extension{sanWithFASCN(tb, opts.FASCN, uris)}
+		uri = nil // the FASC-N extension carries it
 	}
-	pivKey := newKey(tb)
-	var cardKey crypto.Signer
-	var err error
-	switch opts.Algorithm {
-	case ECCP256, "":
-		cardKey = newKey(tb)
-	case ECCP384:
-		cardKey, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case RSA2048:
-		cardKey, err = rsa.GenerateKey(rand.Reader, 2048)
-	default:
-		tb.Fatalf("idtest: unknown card algorithm %q", opts.Algorithm)
-	}
+	pivKey, err := pki.NewKey(ECCP256)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	piv := ca.sign(tb, &x509.Certificate{
-		SerialNumber:    serial(tb),
-		Subject:         pkix.Name{CommonName: "Test Holder", SerialNumber: holderUUID},
-		NotBefore:       opts.NotBefore,
-		NotAfter:        opts.NotAfter,
-		KeyUsage:        x509.KeyUsageDigitalSignature,
-		URIs:            uris,
-		ExtraExtensions: extra,
-	}, &pivKey.PublicKey)
-	cardAuth := ca.sign(tb, &x509.Certificate{
-		SerialNumber:    serial(tb),
-		Subject:         pkix.Name{CommonName: "Card Authentication"},
-		NotBefore:       opts.NotBefore,
-		NotAfter:        opts.NotAfter,
-		KeyUsage:        x509.KeyUsageDigitalSignature,
-		URIs:            uris,
-		ExtraExtensions: extra,
-	}, cardKey.Public())
+	cardKey, err := pki.NewKey(opts.Algorithm)
+	if err != nil {
+		tb.Fatalf("idtest: card key: %v", err)
+	}
+	issue := func(subject pkix.Name, pub crypto.PublicKey) []byte {
+		der, err := ca.CA.IssueCard(pki.CardCertificate{Subject: subject, CardURI: uri, NotBefore: opts.NotBefore,
+			NotAfter: opts.NotAfter, ExtraExtensions: extra}, pub)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return der
+	}
+	piv := issue(pkix.Name{CommonName: "Test Holder", SerialNumber: holderUUID}, pivKey.Public())
+	cardAuth := issue(pkix.Name{CommonName: "Card Authentication"}, cardKey.Public())
 	return &Card{Serial: cardSerial, HolderUUID: holderUUID, PIVAuthCert: piv, CardAuthCert: cardAuth, CardAuthKey: cardKey}
 }
 
@@ -298,16 +210,5 @@ func (c *Card) StartRequest(tb testing.TB, nonce []byte) identity.StartSessionRe
 // WriteCert writes a certificate and its key as PEM files in dir: name.pem and name-key.pem.
 func WriteCert(tb testing.TB, dir, name string, c tls.Certificate) (certFile, keyFile string) {
 	tb.Helper()
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return certFile, keyFile
+	return pkitest.WriteCert(tb, dir, name, c)
 }
