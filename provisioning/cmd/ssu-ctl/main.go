@@ -23,6 +23,8 @@ commands:
   card watch [--reader NAME]        print one JSON line per reader or card event
   card unblock [--reader NAME]      read the PUK and the new PIN from stdin (one per line), unblock the PIN
   card change-pin [--reader NAME]   read the current and the new PIN from stdin, change the PIN
+  pki ca|server|client ...          make the fleet CA and the broker's, ssu-fleetd's and ssu-idservice's
+                                    certificates (ssu-ctl pki help)
   broker-config --out DIR ...       write a fleet's Mosquitto config and ACL (mTLS, CN = client id)
   simulate --kiosks N --rate R ...  run simulated kiosks (the real fleet-link agent) against a broker
   token create --server URL --site S --ward W --admin-token-file F
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "card":
 		return runCard(ctx, args[1:], stdin, stdout, stderr)
+	case "pki":
+		return runPKI(ctx, args[1:], stdout, stderr)
 	case "broker-config":
 		return runBrokerConfig(ctx, args[1:], stdout, stderr)
 	case "simulate":

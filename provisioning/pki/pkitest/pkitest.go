@@ -6,7 +6,6 @@ package pkitest
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -103,14 +102,4 @@ func WriteCert(tb testing.TB, dir, name string, c tls.Certificate) (certFile, ke
 		tb.Fatal(err)
 	}
 	return certFile, keyFile
-}
-
-// WriteCA writes the CA certificate (only) to dir/name.pem.
-func WriteCA(tb testing.TB, dir, name string, ca *pki.CA) string {
-	tb.Helper()
-	f := filepath.Join(dir, name+".pem")
-	if err := os.WriteFile(f, ca.CertPEM(), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return f
 }
