@@ -40,7 +40,7 @@ func WritePair(certFile string, certPEM []byte, keyFile string, keyPEM []byte, o
 		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 			return fmt.Errorf("write %s: %w", f.path, err)
 		}
-		if err := WriteFileAtomic(f.path, f.data, f.mode); err != nil {
+		if err := writeFile(f.path, f.data, f.mode, overwrite); err != nil {
 			return fmt.Errorf("write %s: %w", f.path, err)
 		}
 	}
@@ -74,7 +74,13 @@ func (ca *CA) WriteFiles(dir, name string) (certFile, keyFile string, err error)
 // WriteFileAtomic replaces path with data so that a crash leaves either the old or the new file: a
 // temporary file in the same directory, created 0600 and then given mode, synced, renamed over path,
 // and the directory synced.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFile(path, data, mode, true)
+}
+
+// writeFile is WriteFileAtomic; unless replace, the temporary file is linked to path, which fails with
+// ErrExists if anything is there, rather than renamed over it.
+func writeFile(path string, data []byte, mode os.FileMode, replace bool) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -99,7 +105,14 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if replace {
+		err = os.Rename(tmp, path)
+	} else if err = os.Link(tmp, path); err == nil {
+		os.Remove(tmp)
+	} else if errors.Is(err, fs.ErrExist) {
+		err = ErrExists
+	}
+	if err != nil {
 		return err
 	}
 	if d, derr := os.Open(dir); derr == nil {

@@ -12,8 +12,9 @@
 // server's), which is also its MQTT client id. A real fleet's CA may live elsewhere as long as it keeps
 // that rule.
 //
-// It never writes a private key with permissions wider than 0600, never prints or logs a key, and
-// never replaces a file unless the caller asks it to (WritePair's overwrite).
+// It never writes a private key with permissions wider than 0600 and never prints or logs one.
+// WritePair replaces a file only when asked to (overwrite), and otherwise cannot replace one even if it
+// appears while it writes; the WriteFiles methods, for tests, demos and the simulator, always replace.
 package pki
 
 import (

@@ -161,3 +161,21 @@ func TestCardCertificates(t *testing.T) {
 		t.Error("NewKey made a key of an unknown algorithm")
 	}
 }
+
+// TestWriteWithoutReplaceNeverReplaces: the last step of a write that must not replace (a link, not a
+// rename) refuses a file that appeared after WritePair looked.
+func TestWriteWithoutReplaceNeverReplaces(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ca.key")
+	if err := os.WriteFile(path, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(path, []byte("second"), 0o600, false); !errors.Is(err, ErrExists) {
+		t.Fatalf("writeFile over a file: %v, want ErrExists", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "first" {
+		t.Fatalf("the file now holds %q", b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".ca.key.tmp-*")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -140,6 +141,9 @@ func runPKILeaf(kind string, args []string, stdout, stderr io.Writer) int {
 	}
 	if *days > 0 {
 		valid = *days
+	}
+	if fi, err := os.Stat(*caKey); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(stderr, "ssu-ctl pki %s: warning: the CA key %s is readable by others (mode %v); chmod 600 it\n", kind, *caKey, fi.Mode().Perm())
 	}
 	ca, err := pki.LoadCA(*caFile, *caKey)
 	var is *pki.Issued

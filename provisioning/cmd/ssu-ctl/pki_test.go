@@ -174,6 +174,15 @@ func TestPKIServerAndClientMeetOverMutualTLS(t *testing.T) {
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "other.example"}); err == nil {
 		t.Error("the server certificate is good for a host it was not made for")
 	}
+	// A CA key others can read is used, with a warning.
+	if err := os.Chmod(caKey, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code = ctl(t, "", "pki", "client", "--ca", caFile, "--ca-key", caKey, "--cn", "kiosk-0001",
+		"--cert", filepath.Join(dir, "k.crt"), "--key", filepath.Join(dir, "k.key"))
+	if code != 0 || !strings.Contains(errs, "readable by others") {
+		t.Errorf("a CA key of mode 0640: exit %d, %q", code, errs)
+	}
 	// Existing files are kept.
 	if _, errs, code := ctl(t, "", "pki", "client", "--ca", caFile, "--ca-key", caKey, "--cn", "fleet", "--cert", cliCert, "--key", cliKey); code != 1 || !strings.Contains(errs, "already exists") {
 		t.Errorf("client over existing files: exit %d, %q", code, errs)
