@@ -42,20 +42,11 @@ func noKeyPrinted(t *testing.T, output, keyFile string) {
 	}
 }
 
-func fileMode(t *testing.T, file string) os.FileMode {
-	t.Helper()
-	fi, err := os.Stat(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Mode().Perm()
-}
-
 func TestPKICAWritesACAAndKeepsIt(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := pkiCA(t, dir)
-	if fileMode(t, keyFile) != 0o600 || fileMode(t, certFile) != 0o644 {
-		t.Errorf("modes: key %v, certificate %v", fileMode(t, keyFile), fileMode(t, certFile))
+	if mode(t, keyFile) != 0o600 || mode(t, certFile) != 0o644 {
+		t.Errorf("modes: key %v, certificate %v", mode(t, keyFile), mode(t, certFile))
 	}
 	ca, err := pki.LoadCA(certFile, keyFile)
 	if err != nil {
@@ -116,8 +107,8 @@ func TestPKIServerAndClientMeetOverMutualTLS(t *testing.T) {
 	}
 	noKeyPrinted(t, out, cliKey)
 	for _, f := range []string{srvKey, cliKey} {
-		if fileMode(t, f) != 0o600 {
-			t.Errorf("%s: mode %v", f, fileMode(t, f))
+		if mode(t, f) != 0o600 {
+			t.Errorf("%s: mode %v", f, mode(t, f))
 		}
 	}
 	pool, err := pki.LoadPool(caFile)
