@@ -21,31 +21,40 @@ func TestUnlockByKeyboard(t *testing.T) {
 	k.xdo(t, "key", "--delay", "120", "ctrl+q", "ctrl+w", "ctrl+alt+F1", "alt+F4")
 	k.log.seen(t, "msg=released", "key=F4")
 	k.key(t, "F2") // demo: insert the selected (locked) card
-	k.screen(t, "start-now")
-	k.key(t, "Return") // Start now
-	k.screen(t, "choose-method")
-	k.key(t, "Tab") // to "Email security code"
-	k.key(t, "Return")
-	k.screen(t, "enter-address")
-	k.typ(t, "sam.example@nhs.net")
-	k.key(t, "Return")
-	k.screen(t, "enter-code")
-	code := k.securityCode(t)
-	k.typ(t, code)
-	k.key(t, "Return")
-	k.screen(t, "choose-passcode")
 	const newPIN = "592748"
-	k.typ(t, newPIN)
-	k.key(t, "Return") // on to the second field
-	k.typ(t, newPIN)
-	k.key(t, "Return") // Confirm
-	k.screen(t, "unlocked")
+	code := k.unlockByKeyboard(t, "sam.example@nhs.net", newPIN)
 	k.key(t, "F2") // take the card out
 	k.screen(t, "welcome")
 	// Nor the card's serial, which only reaches the fleet as a keyed hash.
 	noSecretsLogged(t, k, "sam.example", newPIN, "12345678", demoCardSerial, code)
 	verifyWithOpenSC(t, filepath.Join(k.dir, "cards", "1-locked.json"), newPIN, oldPIN)
 	fleetSawUnlock(t, k)
+}
+
+// unlockByKeyboard takes a locked card, just inserted, from the start-now screen to unlocked with the
+// keyboard: email code to address, the code from the identity service's outbox, newPIN twice. It
+// returns the code.
+func (k *kiosk) unlockByKeyboard(t testing.TB, address, newPIN string) (code string) {
+	t.Helper()
+	k.screen(t, "start-now")
+	k.key(t, "Return") // Start now
+	k.screen(t, "choose-method")
+	k.key(t, "Tab") // to "Email security code"
+	k.key(t, "Return")
+	k.screen(t, "enter-address")
+	k.typ(t, address)
+	k.key(t, "Return")
+	k.screen(t, "enter-code")
+	code = k.securityCode(t)
+	k.typ(t, code)
+	k.key(t, "Return")
+	k.screen(t, "choose-passcode")
+	k.typ(t, newPIN)
+	k.key(t, "Return") // on to the second field
+	k.typ(t, newPIN)
+	k.key(t, "Return") // Confirm
+	k.screen(t, "unlocked")
+	return code
 }
 
 // noSecretsLogged fails if the kiosk's log holds any of the values a person typed (address, security

@@ -206,7 +206,13 @@ func startDemo(t testing.TB, w, h int, extra ...string) *kiosk {
 	r := daemon.Readers()[0]
 	args := append([]string{"--demo", "--demo-dir", dir, "--testdata", "../../../testdata", "--vpcd", r.VPCDAddr,
 		"--reader", r.Name, "--fullscreen", "--log-level", "debug", "--demo-small-fleet"}, extra...)
-	cmd := exec.Command(filepath.Join(bin, "ssu-kiosk"), args...)
+	return launchKiosk(t, display, dir, exec.Command(filepath.Join(bin, "ssu-kiosk"), args...))
+}
+
+// launchKiosk starts an ssu-kiosk command on display, stops it (and anything it started) when the test
+// ends, and waits for its first frame.
+func launchKiosk(t testing.TB, display, dir string, cmd *exec.Cmd) *kiosk {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children too can be stopped if it fails to
 	stderr, err := cmd.StderrPipe()

@@ -21,26 +21,25 @@ import (
 
 	_ "modernc.org/sqlite" // to read what ssu-fleetd stored
 
-	"ssu-kiosk/hal/card"
+	hcard "ssu-kiosk/hal/card"
 	"ssu-kiosk/hal/vcard"
 	"ssu-kiosk/kiosk/app"
-	"ssu-kiosk/kiosk/flow"
 	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/remote/identity"
 )
 
-// TestDeployForReal runs the README's "Deploying for real" walk with the built binaries and no demo flag:
-// ssu-ctl pki makes the fleet CA and the servers' certificates, ssu-ctl token admin-new the admin token,
-// ssu-fleetd serves the broker and enrolment, ssu-ctl pki and ssu-vcard make a card CA and a card,
-// ssu-idservice imports its profile and serves with --card-ca and --client-crl, ssu-ctl token create and
-// ssu-ctl enrol enrol a kiosk. Then, as the kiosk does it with what enrolment wrote (kiosk.yaml, its key
-// and certificate, the CAs, the card key): the card is read and proved to ssu-idservice, the code from
-// the service's outbox is checked, the released SOPIN unblocks the card, and the session's usage reaches
-// ssu-fleetd through its broker, filed under the enrolment's place.
+// TestDeployForReal runs the README's "Deploying for real" walk with the production binaries (no demo
+// build tag) and no demo flag: ssu-ctl pki makes the fleet CA and the servers' certificates, ssu-ctl token
+// admin-new the admin token, ssu-fleetd serves the broker and enrolment, ssu-ctl pki and ssu-vcard make a
+// card CA and a locked card, ssu-idservice imports its holder and serves with --card-ca and --client-crl,
+// ssu-ctl token create and ssu-ctl enrol enrol a kiosk, and ssu-kiosk runs on the kiosk.yaml enrolment
+// wrote. A person unlocks the card at the kiosk's screen (keys through an X server), the card takes the
+// new passcode, and the session reaches ssu-fleetd through its broker, filed under the enrolment's place.
+// Revoked, the kiosk is then refused by the identity service.
 //
-// The kiosk's part runs in the test (kiosk/app's configuration and fleet link, hal/card over the virtual
-// card's APDUs, the identity client), not as the ssu-kiosk binary: its screens need a display, and the
-// kiosk's own end-to-end tests (kiosk/cmd/ssu-kiosk) drive them.
+// What the test changes of a kiosk machine: the kiosk's fleet outbox goes in the test's folder instead
+// of /var/lib/ssu, its reader is the private pcscd's, and the identity service writes codes to a folder
+// (--outbox) instead of sending email.
 func TestDeployForReal(t *testing.T) {
 	bin := deployBinaries(t)
 	dir := t.TempDir()
@@ -87,7 +86,7 @@ func TestDeployForReal(t *testing.T) {
 service-ca = pki/ca.crt
 broker-url = ssl://%s
 card-key-file = fleet-card-key
-methods = email
+methods = email, sms
 troubleshooting-url = https://help.example.nhs.uk/smartcard-kiosk
 `, idAddr, brokerAddr), 0o644)
 
@@ -131,94 +130,38 @@ troubleshooting-url = https://help.example.nhs.uk/smartcard-kiosk
 		t.Fatalf("no token in %q", tokenOut)
 	}
 	sh(token+"\n", "ssu-ctl", "enrol", "--server", "https://"+enrolAddr, "--ca", "pki/ca.crt", "--token", "-", "--dir", p("kiosk"))
+	reader := daemon.Readers()[0]
+	conf, err := os.OpenFile(p("kiosk", "kiosk.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conf, "fleet-outbox = %s\nreader-filter = %s\n", p("kiosk", "fleet-outbox.db"), reader.Name)
+	conf.Close()
 	cfg, err := app.LoadConfig(p("kiosk", "kiosk.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Fleet.Outbox = p("kiosk", "fleet-outbox.db")
 
-	// 7. The card, as the kiosk unlocks it.
+	// 7. The kiosk, and a person with a locked card.
+	need(t, "xdotool", "xdotool")
+	k := startKiosk(t, bin, dir, p("kiosk", "kiosk.yaml"))
+	card := startServer(t, ctx, bin, dir, "ssu-vcard", "inserting card", "--vpcd", reader.VPCDAddr, "--state", "cards/alice.json")
+	code := k.unlockByKeyboard(t, "alice@example.nhs.uk", newPIN)
+	card.stop() // the card is taken out
+	k.screen(t, "welcome")
 	cardFile, err := vcard.Open(p("cards", "alice.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	piv := card.NewPIV(card.TransportFunc(func(cmd []byte) ([]byte, error) { return cardFile.Process(cmd), nil }))
+	piv := hcard.NewPIV(hcard.TransportFunc(func(cmd []byte) ([]byte, error) { return cardFile.Process(cmd), nil }))
 	if err := piv.Select(); err != nil {
 		t.Fatal(err)
 	}
-	who, err := piv.ReadIdentity(card.IdentityOptions{})
-	if err != nil || who.Serial != serial {
-		t.Fatalf("read identity: %v (serial %q, want %q)", err, who.Serial, serial)
-	}
-	pool, err := pki.LoadPool(cfg.ServiceCA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(cfg.ClientCert, cfg.ClientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	newClient := func() *identity.Client {
-		c, err := identity.NewClient(identity.Config{BaseURL: cfg.IdentityURL, ServiceCAs: pool, Certificate: pair, Logger: quiet, Retries: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	client := newClient()
-	defer client.Close()
-	ch, err := client.Challenge(ctx)
-	if err != nil {
-		t.Fatalf("challenge with the enrolled kiosk's certificate: %v", err)
-	}
-	sig, cardAuth, err := piv.Authenticate(ch.Nonce)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := time.Now()
-	sess, err := client.StartSession(ctx, identity.StartSessionRequest{CardSerial: who.Serial, HolderUUID: who.HolderUUID,
-		PIVAuthCert: who.Certificate.Raw, CardAuthCert: cardAuth.Raw, Nonce: ch.Nonce, Signature: sig})
-	if err != nil || !sess.Eligible {
-		t.Fatalf("start session: %v (%+v)", err, sess)
-	}
-	if _, err := client.SendCode(ctx, sess.ID, identity.SendCodeRequest{Method: identity.MethodEmail,
-		Address: identity.Secret("alice@example.nhs.uk")}); err != nil {
-		t.Fatal(err)
-	}
-	code := outboxCode(t, p("outbox"))
-	rel, err := client.VerifyCode(ctx, sess.ID, identity.Secret(code))
-	if err != nil {
-		t.Fatalf("verify code: %v", err)
-	}
-	if err := piv.Unblock(card.Secret(rel.SOPIN), card.Secret(newPIN)); err != nil {
-		t.Fatalf("unblock with the released SOPIN: %v", err)
-	}
-	if err := piv.VerifyPIN(card.Secret(newPIN)); err != nil {
-		t.Fatalf("the new passcode: %v", err)
-	}
-	if err := client.Complete(ctx, sess.ID, identity.CompleteRequest{Outcome: identity.OutcomeUnlocked}); err != nil {
-		t.Fatal(err)
+	if err := piv.VerifyPIN(hcard.Secret(newPIN)); err != nil {
+		t.Fatalf("the card does not take the new passcode: %v", err)
 	}
 
-	// ... and reports it to ssu-fleetd through the broker, with what enrolment gave it.
-	log := quiet
-	agentCtx, stopAgent := context.WithCancel(ctx)
-	control := app.NewFleetControl(cfg, nil, nil, p("kiosk", "kiosk.yaml"), log)
-	control.Runner = app.NewRunner(agentCtx, app.RunnerConfig{Log: log}) // as ssu-kiosk wires it: health comes from here
-	fl, err := app.OpenFleet(cfg, control, log)
-	if err != nil {
-		stopAgent()
-		t.Fatal(err)
-	}
-	agentDone := make(chan error, 1)
-	go func() { agentDone <- fl.Agent.Run(agentCtx) }()
-	defer func() { stopAgent(); <-agentDone; fl.Close() }()
-	ended := time.Now()
-	if err := fl.Sink.RecordUsage(ctx, flow.UsageRecord{KioskID: cfg.KioskID, Outcome: flow.OutcomeUnlocked,
-		Method: flow.MethodEmail, StepReached: flow.Unlocked, StartedAt: started, EndedAt: ended, Duration: ended.Sub(started)}, serial); err != nil {
-		t.Fatal(err)
-	}
+	// The session reached ssu-fleetd, under the place of the kiosk's enrolment.
 	db, err := sql.Open("sqlite", "file:"+p("fleet.db")+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
@@ -239,11 +182,23 @@ troubleshooting-url = https://help.example.nhs.uk/smartcard-kiosk
 	}
 
 	// Revoked, the kiosk is shut out of the identity service (ssu-fleetd writes the CRL it reads).
+	pool, err := pki.LoadPool(cfg.ServiceCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(cfg.ClientCert, cfg.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sh("", "ssu-ctl", "revoke", "--server", "https://"+enrolAddr, "--ca", "pki/ca.crt", "--kiosk", cfg.KioskID,
 		"--admin-token-file", "admin.token")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		c := newClient()
-		_, err := c.Challenge(ctx)
+		c, err := identity.NewClient(identity.Config{BaseURL: cfg.IdentityURL, ServiceCAs: pool, Certificate: pair, Logger: quiet, Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Challenge(ctx)
 		c.Close()
 		if err != nil {
 			break
@@ -258,6 +213,7 @@ troubleshooting-url = https://help.example.nhs.uk/smartcard-kiosk
 			t.Errorf("%s logged a code, the SOPIN or the address", s.name)
 		}
 	}
+	noSecretsLogged(t, k, "alice@example", newPIN, puk, serial, code)
 }
 
 var (
@@ -266,7 +222,8 @@ var (
 	deployErr   error
 )
 
-// deployBinaries builds the production binaries the walk uses (no demo tag) once.
+// deployBinaries builds the production binaries the walk uses (no demo tag), stamped as make build
+// stamps them, once.
 func deployBinaries(t *testing.T) string {
 	t.Helper()
 	deployBuild.Do(func() {
@@ -274,7 +231,8 @@ func deployBinaries(t *testing.T) string {
 		if deployErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", deployBin+"/", "ssu-kiosk/provisioning/cmd/ssu-ctl",
+		out, err := exec.Command("go", "build", "-ldflags", "-X ssu-kiosk/provisioning/version.value="+e2eVersion,
+			"-o", deployBin+"/", "ssu-kiosk/kiosk/cmd/ssu-kiosk", "ssu-kiosk/provisioning/cmd/ssu-ctl",
 			"ssu-kiosk/remote/cmd/ssu-fleetd", "ssu-kiosk/remote/cmd/ssu-idservice", "ssu-kiosk/hal/cmd/ssu-vcard").CombinedOutput()
 		if err != nil {
 			deployErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -284,6 +242,15 @@ func deployBinaries(t *testing.T) string {
 		t.Fatal(deployErr)
 	}
 	return deployBin
+}
+
+// startKiosk runs the production ssu-kiosk on its configuration, full screen on an X server of its own;
+// dir is where the identity service's outbox folder is (kiosk.securityCode).
+func startKiosk(t *testing.T, bin, dir, config string) *kiosk {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "ssu-kiosk"), "--config", config, "--log-level", "debug")
+	cmd.Dir = dir
+	return launchKiosk(t, startXvfb(t, 1920, 1080), dir, cmd)
 }
 
 // server is a running server binary and what it has written.
@@ -344,29 +311,6 @@ func startServer(t *testing.T, ctx context.Context, bin, dir, name, ready string
 		t.Fatalf("%s not ready after 90 s (waiting for %q):\n%s", name, ready, s.output())
 	}
 	return s
-}
-
-var outboxCodeRE = regexp.MustCompile(`\b(\d{6})\b`)
-
-// outboxCode waits for the security code ssu-idservice --outbox wrote.
-func outboxCode(t *testing.T, dir string) string {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
-		if len(files) == 0 {
-			continue
-		}
-		b, err := os.ReadFile(files[len(files)-1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, body, _ := strings.Cut(string(b), "\n\n")
-		if m := outboxCodeRE.FindStringSubmatch(body); m != nil {
-			return m[1]
-		}
-	}
-	t.Fatal("no security code in the identity service's outbox")
-	return ""
 }
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
