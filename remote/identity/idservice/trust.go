@@ -4,10 +4,8 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 )
 
 // PublishedTestCardCAKey is the SHA-256 of the public key (SubjectPublicKeyInfo, DER) of the test card CA in
@@ -27,33 +25,16 @@ func IsPublishedTestCA(cert *x509.Certificate) bool {
 // LoadCardCAs reads the PEM bundle of the CAs that issue smartcard certificates. Unless demo is true it
 // refuses a bundle that holds the published test card CA.
 func LoadCardCAs(path string, demo bool) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	certs, err := LoadCertificates(path)
 	if err != nil {
-		return nil, fmt.Errorf("read card CA bundle: %w", err)
+		return nil, fmt.Errorf("card CA bundle: %w", err)
 	}
 	pool := x509.NewCertPool()
-	n := 0
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("card CA bundle %s: %w", path, err)
-		}
+	for _, cert := range certs {
 		if !demo && IsPublishedTestCA(cert) {
 			return nil, fmt.Errorf("card CA bundle %s: %w", path, ErrPublishedTestCA)
 		}
 		pool.AddCert(cert)
-		n++
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("card CA bundle %s: no PEM certificates", path)
 	}
 	return pool, nil
 }
