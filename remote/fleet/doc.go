@@ -59,7 +59,8 @@
 // an unknown command, an expired command or a malformed payload is answered with status "refused" and a
 // reason. Commands: maintenance (on/off with a message), reboot (deferred until no unlock is under way),
 // reload (configuration), methods (enable/disable verification methods), identify (blink the LEDs for
-// 15 s) and logs (recent log lines, scrubbed).
+// 15 s), logs (recent log lines, scrubbed) and update (download a release over HTTPS, check its
+// sha256, install it to the other slot, reboot when idle; each step is reported as an "update" event).
 //
 // # Access rules
 //

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -114,11 +115,26 @@ const (
 	TimedOut        EventKind = "timed_out"        // Step says where
 	CardRemoved     EventKind = "card_removed"     // Step says where
 	ErrorRaised     EventKind = "error"            // ErrorCode says which
+	// UpdateStep: a step of an update command: Step is downloading, installed, rebooting, running,
+	// failed (Reason says why, as a token) or fell-back; Release the version being installed and
+	// AppVersion the version running.
+	UpdateStep EventKind = "update"
+)
+
+// Update steps, in UsageEvent.Step of an UpdateStep event.
+const (
+	StepDownloading = "downloading"
+	StepInstalled   = "installed"
+	StepRebooting   = "rebooting"
+	StepRunning     = "running"
+	StepFailed      = "failed"
+	StepFellBack    = "fell-back"
 )
 
 var eventKinds = map[EventKind]bool{
 	SessionStarted: true, Ineligible: true, MethodChosen: true, CodeSent: true, CodeRefused: true,
 	Unlocked: true, PasscodeChanged: true, Abandoned: true, TimedOut: true, CardRemoved: true, ErrorRaised: true,
+	UpdateStep: true,
 }
 
 // UsageEvent is one thing that happened at a kiosk, published on EventsTopic.
@@ -139,6 +155,7 @@ type UsageEvent struct {
 	Step       string    `json:"step,omitempty"`     // e.g. "enter_code"
 	Reason     string    `json:"reason,omitempty"`   // e.g. "no_allowed_email"
 	ErrorCode  string    `json:"error_code,omitempty"`
+	Release    string    `json:"release,omitempty"` // UpdateStep: the version being installed
 }
 
 // NewEventID returns a fresh UUIDv7 for a UsageEvent.
@@ -171,7 +188,7 @@ func (e UsageEvent) Validate() error {
 	}
 	return checkTokens("event "+e.ID, map[string]string{
 		"site": e.Site, "ward": e.Ward, "app_version": maskCommit(e.AppVersion), "method": e.Method,
-		"step": e.Step, "reason": e.Reason, "error_code": e.ErrorCode,
+		"step": e.Step, "reason": e.Reason, "error_code": e.ErrorCode, "release": maskCommit(e.Release),
 	})
 }
 
@@ -220,6 +237,10 @@ const (
 	CmdMethods     CommandName = "methods"     // Enable, Disable
 	CmdIdentify    CommandName = "identify"    // blink the LEDs for 15 s
 	CmdLogs        CommandName = "logs"        // Lines: how many recent lines (at most MaxLogLines)
+	// CmdUpdate: download the bundle at URL (HTTPS, the kiosk's client certificate), check its SHA256,
+	// install it to the other slot and reboot when idle. Version is the release's; a kiosk refuses a
+	// version older than it runs unless AllowOlder.
+	CmdUpdate CommandName = "update"
 )
 
 // MaxLogLines is the most log lines a logs command returns.
@@ -238,6 +259,12 @@ type Command struct {
 	Enable  []string `json:"enable,omitempty"`  // methods
 	Disable []string `json:"disable,omitempty"` // methods
 	Lines   int      `json:"lines,omitempty"`   // logs
+
+	URL        string `json:"url,omitempty"`         // update
+	SHA256     string `json:"sha256,omitempty"`      // update: lowercase hex
+	Version    string `json:"version,omitempty"`     // update
+	Size       int64  `json:"size,omitempty"`        // update: bytes
+	AllowOlder bool   `json:"allow_older,omitempty"` // update
 }
 
 // ParseCommand decodes and validates a Command; unknown fields are refused.
@@ -285,6 +312,20 @@ func (c Command) Validate() error {
 	case CmdLogs:
 		if c.Lines < 0 || c.Lines > MaxLogLines {
 			return invalid("command %s: lines must be 0-%d", c.ID, MaxLogLines)
+		}
+	case CmdUpdate:
+		u, err := url.Parse(c.URL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(c.URL) > 512 {
+			return invalid("command %s: update needs an https URL", c.ID)
+		}
+		if !isHex(c.SHA256, 64) {
+			return invalid("command %s: update needs a sha256 of 64 lowercase hex characters", c.ID)
+		}
+		if c.Version == "" || len(c.Version) > 64 || !isToken(c.Version) {
+			return invalid("command %s: update needs a version", c.ID)
+		}
+		if c.Size < 0 {
+			return invalid("command %s: negative size", c.ID)
 		}
 	case CmdReboot, CmdReload, CmdIdentify:
 	default:

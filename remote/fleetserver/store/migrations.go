@@ -170,6 +170,7 @@ ALTER TABLE health ADD COLUMN outbox_dropped BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE health ADD COLUMN outbox_lost BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE health ADD COLUMN outbox_full INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE kiosks ADD COLUMN placed_by TEXT NOT NULL DEFAULT 'legacy'`,
+	3: rolloutsMigration, // releases, rollouts, the audit log (rollouts.go)
 }
 
 // SchemaVersion is the version the store's schema is brought to.
