@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -79,6 +80,12 @@ type Config struct {
 	Window      int           // most events in flight at once; default 256
 	DiskPath    string        // file system whose free space is reported; default "/"
 	Log         *slog.Logger  // default slog.Default()
+
+	// Updates (the update command): nil Installer or empty UpdateDir refuse them.
+	Installer     Installer
+	UpdateDir     string       // downloads and the update's state, kept across reboots
+	DownloadTries int          // attempts (each resuming the last) before a download fails; default 20
+	Download      *http.Client // default: HTTPS with TLS (the kiosk's client certificate)
 }
 
 // Agent is the kiosk's fleet link. Create it with New and start it with Run.
@@ -101,6 +108,10 @@ type Agent struct {
 	conn      uint64
 	published int64
 	acked     int64
+
+	http       *http.Client
+	stopUpdate context.CancelFunc // cancels the update under way
+	updates    sync.WaitGroup
 }
 
 // New checks cfg and returns an Agent.
@@ -126,6 +137,13 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.DiskPath == "" {
 		cfg.DiskPath = "/"
 	}
+	if cfg.DownloadTries <= 0 {
+		cfg.DownloadTries = 20
+	}
+	dl := cfg.Download
+	if dl == nil {
+		dl = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.TLS, ResponseHeaderTimeout: 30 * time.Second}}
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
@@ -135,7 +153,7 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{
 		cfg: cfg, log: log.With("kiosk", cfg.Kiosk), started: time.Now(),
 		nudge: make(chan struct{}, 1), msgs: make(chan inbound, 64), done: make(chan struct{}),
-		idle: idle, inflight: map[string]time.Time{},
+		idle: idle, inflight: map[string]time.Time{}, http: dl,
 	}, nil
 }
 
@@ -217,7 +235,9 @@ func (a *Agent) poke() {
 func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer close(a.done)
+	defer a.updates.Wait()
 	defer wg.Wait()
+	a.resumeUpdate(ctx)
 	wg.Add(3)
 	go func() { defer wg.Done(); a.sendLoop(ctx) }()
 	go func() { defer wg.Done(); a.healthLoop(ctx) }()

@@ -48,6 +48,10 @@ func (a *Agent) onCommand(ctx context.Context, c mqtt.Client, payload []byte) {
 		a.answer(c, res)
 		return
 	}
+	if cmd.Name == fleet.CmdUpdate {
+		a.update(ctx, c, res, cmd)
+		return
+	}
 	if a.cfg.Commands == nil {
 		res.Status, res.Reason = fleet.ResultFailed, "this kiosk does not support remote commands"
 		a.answer(c, res)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -48,6 +49,22 @@ type Config struct {
 
 	// Recorded, if set, is called after each event is durably recorded.
 	Recorded func(fleet.UsageEvent)
+
+	Version string   // the version the kiosks run at first; default "sim-1"
+	Updates *Updates // nil: the kiosks refuse update commands
+}
+
+// Updates makes simulated kiosks carry out update commands with the real agent's update code (the
+// download, its resume and checksum, the steps it reports, the reboot when idle) and a fake installer.
+// A simulated reboot restarts the kiosk's agent, running the installed version.
+type Updates struct {
+	Dir string // downloads and update state in Dir/<kiosk>
+	// FallBack: this kiosk's new slot does not stay booted: after its reboot it runs the old version.
+	FallBack func(kiosk string) bool
+	// FailInstall: the fake installer refuses this kiosk's bundle.
+	FailInstall func(kiosk string) bool
+	// Download is the HTTP client kiosks download with; nil: HTTPS with each kiosk's certificate.
+	Download func(kiosk string) *http.Client
 }
 
 // FromCA returns a Config.TLS issuing a fresh certificate per identity from ca.
@@ -91,6 +108,15 @@ type Kiosk struct {
 	config      int
 	outbox      link.Outbox
 	closeOutbox func() error
+
+	fleet     *Fleet
+	tls       *tls.Config
+	log       *slog.Logger
+	version   string // the version it runs
+	installed string // the version its other slot holds, to run after a reboot; "" none
+	installs  int
+	stop      context.CancelFunc // stops its agent; nil when not running
+	stopped   chan struct{}      // closed when its agent has stopped
 }
 
 // Fleet is a running simulated fleet.
@@ -100,6 +126,7 @@ type Fleet struct {
 	recorded atomic.Int64
 	failed   atomic.Int64
 	cancel   context.CancelFunc
+	ctx      context.Context
 	wg       sync.WaitGroup
 	produce  sync.WaitGroup
 	started  time.Time
@@ -123,8 +150,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Version == "" {
+		cfg.Version = "sim-1"
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	f := &Fleet{cfg: cfg, cancel: cancel, started: time.Now()}
+	f := &Fleet{cfg: cfg, cancel: cancel, ctx: ctx, started: time.Now()}
 	for i := 0; i < cfg.Kiosks; i++ {
 		k, err := f.newKiosk(KioskID(cfg.First+i), log)
 		if err != nil {
@@ -135,8 +165,9 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		f.Kiosks = append(f.Kiosks, k)
 	}
 	for _, k := range f.Kiosks {
-		f.wg.Add(1)
-		go func() { defer f.wg.Done(); k.Agent.Run(ctx) }()
+		k.mu.Lock()
+		k.run()
+		k.mu.Unlock()
 	}
 	if cfg.Rate > 0 {
 		f.produce.Add(1)
@@ -150,7 +181,8 @@ func (f *Fleet) newKiosk(id string, log *slog.Logger) (*Kiosk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulate %s: %w", id, err)
 	}
-	k := &Kiosk{ID: id, methods: map[string]bool{"email": true, "sms": true}, closeOutbox: func() error { return nil }}
+	k := &Kiosk{ID: id, methods: map[string]bool{"email": true, "sms": true}, closeOutbox: func() error { return nil },
+		fleet: f, tls: tlsCfg, log: log, version: f.cfg.Version}
 	var ob link.Outbox = outbox.NewMemory(0)
 	if f.cfg.DataDir != "" {
 		if err := os.MkdirAll(f.cfg.DataDir, 0o700); err != nil {
@@ -163,18 +195,128 @@ func (f *Fleet) newKiosk(id string, log *slog.Logger) (*Kiosk, error) {
 		ob, k.closeOutbox = db, db.Close
 	}
 	k.outbox = ob
-	k.Agent, err = link.New(link.Config{
-		Kiosk: id, Site: "sim-site", Ward: "ward-1", AppVersion: "sim-1",
-		Broker: f.cfg.Broker, TLS: tlsCfg, Outbox: ob, FleetKey: []byte("simulated-fleet-key-0123456789"),
-		Health: k, Commands: k,
-		Keepalive: f.cfg.Keepalive, HealthEvery: f.cfg.HealthEvery, ResendAfter: f.cfg.ResendAfter,
-		MaxBackoff: f.cfg.MaxBackoff, DiskPath: os.TempDir(), Log: log,
-	})
-	if err != nil {
+	if k.Agent, err = k.newAgent(); err != nil {
 		k.closeOutbox()
 		return nil, fmt.Errorf("simulate %s: %w", id, err)
 	}
 	return k, nil
+}
+
+// newAgent makes the kiosk's agent, running k.version. k.mu is held, or the kiosk is not yet shared.
+func (k *Kiosk) newAgent() (*link.Agent, error) {
+	f := k.fleet
+	cfg := link.Config{
+		Kiosk: k.ID, Site: "sim-site", Ward: "ward-1", AppVersion: k.version,
+		Broker: f.cfg.Broker, TLS: k.tls, Outbox: k.outbox, FleetKey: []byte("simulated-fleet-key-0123456789"),
+		Health: k, Commands: k,
+		Keepalive: f.cfg.Keepalive, HealthEvery: f.cfg.HealthEvery, ResendAfter: f.cfg.ResendAfter,
+		MaxBackoff: f.cfg.MaxBackoff, DiskPath: os.TempDir(), Log: k.log,
+	}
+	if u := f.cfg.Updates; u != nil {
+		cfg.Installer, cfg.UpdateDir = fakeInstaller{k}, filepath.Join(u.Dir, k.ID)
+		if u.Download != nil {
+			cfg.Download = u.Download(k.ID)
+		}
+	}
+	return link.New(cfg)
+}
+
+// run starts the kiosk's agent. k.mu is held.
+func (k *Kiosk) run() {
+	ctx, stop := context.WithCancel(k.fleet.ctx)
+	done := make(chan struct{})
+	k.stop, k.stopped = stop, done
+	a := k.Agent
+	k.fleet.wg.Add(1)
+	go func() {
+		defer k.fleet.wg.Done()
+		defer close(done)
+		a.Run(ctx)
+	}()
+}
+
+// halt stops the kiosk's agent and waits for it, as a power cut would (no goodbye is skipped: the
+// agent publishes offline as it stops; the broker's Will covers a real cut).
+func (k *Kiosk) halt() {
+	k.mu.Lock()
+	stop, stopped := k.stop, k.stopped
+	k.stop = nil
+	k.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-stopped
+	}
+}
+
+// boot starts a new agent for the kiosk, on the version its next boot runs.
+func (k *Kiosk) boot() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stop != nil || k.fleet.ctx.Err() != nil {
+		return nil
+	}
+	if k.installed != "" {
+		u := k.fleet.cfg.Updates
+		if u == nil || u.FallBack == nil || !u.FallBack(k.ID) {
+			k.version = k.installed
+		}
+		k.installed = ""
+	}
+	a, err := k.newAgent()
+	if err != nil {
+		return err
+	}
+	k.Agent = a
+	k.run()
+	return nil
+}
+
+// CurrentAgent returns the kiosk's agent: a simulated reboot replaces Agent.
+func (k *Kiosk) CurrentAgent() *link.Agent {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.Agent
+}
+
+// SetOffline takes the kiosk off the network (its agent stops) or brings it back (a new agent starts).
+func (k *Kiosk) SetOffline(off bool) error {
+	if off {
+		k.halt()
+		return nil
+	}
+	return k.boot()
+}
+
+// Version returns the version the kiosk runs.
+func (k *Kiosk) Version() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.version
+}
+
+// Installs returns how many bundles the kiosk's fake installer has installed.
+func (k *Kiosk) Installs() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.installs
+}
+
+// fakeInstaller stands in for provisioning/update: it "writes the other slot" by remembering the version.
+type fakeInstaller struct{ k *Kiosk }
+
+func (i fakeInstaller) Install(_ context.Context, bundle, version string, _ bool) error {
+	if _, err := os.Stat(bundle); err != nil {
+		return err
+	}
+	u := i.k.fleet.cfg.Updates
+	if u.FailInstall != nil && u.FailInstall(i.k.ID) {
+		return errors.New("simulated install failure")
+	}
+	i.k.mu.Lock()
+	defer i.k.mu.Unlock()
+	i.k.installed = version
+	i.k.installs++
+	return nil
 }
 
 var kinds = []fleet.EventKind{fleet.SessionStarted, fleet.MethodChosen, fleet.CodeSent, fleet.Unlocked, fleet.PasscodeChanged}
@@ -203,16 +345,16 @@ func (f *Fleet) Produce(ctx context.Context, rate float64, count int, duration t
 			return
 		case <-time.After(time.Until(next)):
 		}
-		k := f.Kiosks[n%len(f.Kiosks)]
+		a := f.Kiosks[n%len(f.Kiosks)].CurrentAgent()
 		ev := fleet.UsageEvent{Kind: kinds[n%len(kinds)], Method: "email", DurationMS: int64(n % 90000)}
 		if ev.Kind == fleet.Unlocked {
-			ev.CardKey, _ = k.Agent.CardKey(fmt.Sprintf("%032x", n%5000))
+			ev.CardKey, _ = a.CardKey(fmt.Sprintf("%032x", n%5000))
 		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			rec, err := k.Agent.Record(ctx, ev)
+			rec, err := a.Record(ctx, ev)
 			if err != nil {
 				f.failed.Add(1)
 				return
@@ -241,7 +383,7 @@ type Result struct {
 func (f *Fleet) Result() Result {
 	r := Result{Kiosks: len(f.Kiosks), Recorded: f.recorded.Load(), Failed: f.failed.Load(), Seconds: time.Since(f.started).Seconds()}
 	for _, k := range f.Kiosks {
-		c := k.Agent.Counters()
+		c := k.CurrentAgent().Counters()
 		if c.Connected {
 			r.Connected++
 		}
@@ -313,11 +455,22 @@ func (k *Kiosk) SetMaintenance(_ context.Context, on bool, message string) error
 	return nil
 }
 
-// Reboot implements link.Commands: it counts.
+// Reboot implements link.Commands: it counts, and when an update is installed it restarts the
+// kiosk's agent on the new version (or, for a kiosk set to fall back, on the old one).
 func (k *Kiosk) Reboot(context.Context) error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	k.reboots++
+	restart := k.installed != ""
+	k.mu.Unlock()
+	if restart {
+		// Not from the agent's own goroutine, which the restart waits for.
+		go func() {
+			k.halt()
+			if err := k.boot(); err != nil {
+				k.log.Error("simulated reboot failed", "kiosk", k.ID, "err", err)
+			}
+		}()
+	}
 	return nil
 }
 
