@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,7 +51,50 @@ func (r *rig) Halted(context.Context, *rollout.Rollout, string, string) error {
 	return nil
 }
 
-func startRig(t *testing.T, kiosks int, speed float64, updates sim.Updates) *rig {
+func startRig(t testing.TB, kiosks int, speed float64, updates sim.Updates) *rig {
+	return startRigCut(t, kiosks, speed, updates, false)
+}
+
+// cutFirst cuts the first download of every kiosk halfway.
+type cutFirst struct {
+	next http.Handler
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (c *cutFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cn := ""
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		cn = r.TLS.PeerCertificates[0].Subject.CommonName
+	}
+	c.mu.Lock()
+	first := !c.seen[cn]
+	c.seen[cn] = true
+	c.mu.Unlock()
+	if first {
+		w = &halfWriter{ResponseWriter: w, left: 512 << 10}
+	}
+	c.next.ServeHTTP(w, r)
+}
+
+type halfWriter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (h *halfWriter) Write(b []byte) (int, error) {
+	if h.left == 0 {
+		return 0, errors.New("cut") // the server closes a connection whose body fell short
+	}
+	if len(b) > h.left {
+		b = b[:h.left]
+	}
+	n, err := h.ResponseWriter.Write(b)
+	h.left -= n
+	return n, err
+}
+
+func startRigCut(t testing.TB, kiosks int, speed float64, updates sim.Updates, cut bool) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -61,7 +109,12 @@ func startRig(t *testing.T, kiosks int, speed float64, updates sim.Updates) *rig
 
 	// Releases: a 1 MiB bundle, served over HTTPS to the fleet CA's certificates.
 	r.cat = &releases.Catalog{Dir: t.TempDir(), Store: st, Verifier: acceptAll{"v1.1.0"}}
-	dl := httptest.NewUnstartedServer(r.cat.Downloads())
+	var h http.Handler = r.cat.Downloads()
+	if cut {
+		h = &cutFirst{next: h, seen: map[string]bool{}}
+	}
+	dl := httptest.NewUnstartedServer(h)
+	dl.Config.ErrorLog = log.New(io.Discard, "", 0)
 	dl.TLS = p.CA.ServerTLS(p.Server)
 	dl.StartTLS()
 	t.Cleanup(dl.Close)
@@ -75,15 +128,15 @@ func startRig(t *testing.T, kiosks int, speed float64, updates sim.Updates) *rig
 	r.rel = r.cat.ForRollout(stored)
 
 	var rec *ingest.Receiver
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	r.m, err = rollout.NewManager(ctx, rollout.Config{Store: st, Fleet: rollout.StoreFleet{Store: st}, Releases: r.cat, Alerter: r,
-		Clock: rollout.NewFastClock(speed), Log: log,
+		Clock: rollout.NewFastClock(speed), Log: lg,
 		Sender: rollout.SenderFunc(func(ctx context.Context, k string, c fleet.Command) error { return rec.Send(ctx, k, c) })})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec, err = ingest.NewReceiver(ingest.Config{Identity: fleettest.FleetID, Broker: url, TLS: p.Client(t, fleettest.FleetID),
-		Store: rollout.Tap{Store: st, Manager: r.m}, BatchSize: 4000, BatchWait: 50 * time.Millisecond, MaxReconnect: time.Second, Log: log})
+		Store: rollout.Tap{Store: st, Manager: r.m}, BatchSize: 4000, BatchWait: 50 * time.Millisecond, MaxReconnect: time.Second, Log: lg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +149,7 @@ func startRig(t *testing.T, kiosks int, speed float64, updates sim.Updates) *rig
 
 	updates.Dir = t.TempDir()
 	r.fleet, err = sim.Start(ctx, sim.Config{Kiosks: kiosks, Broker: url, TLS: sim.FromCA(p.CA), Version: "v1.0.0",
-		Updates: &updates, HealthEvery: time.Hour, MaxBackoff: 2 * time.Second, Log: log})
+		Updates: &updates, HealthEvery: time.Hour, MaxBackoff: 2 * time.Second, Log: lg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +162,7 @@ func startRig(t *testing.T, kiosks int, speed float64, updates sim.Updates) *rig
 	return r
 }
 
-func (r *rig) wait(t *testing.T, id string, timeout time.Duration, what string, cond func(rollout.Rollout) bool) rollout.Rollout {
+func (r *rig) wait(t testing.TB, id string, timeout time.Duration, what string, cond func(rollout.Rollout) bool) rollout.Rollout {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -130,21 +183,39 @@ func (r *rig) versions() map[string]int {
 
 // TestRollout1000 rolls a release out to 1,000 simulated kiosks with the default waves (a canary of
 // one per site, then waves four times larger) and a 1-minute soak on a clock running 60 times fast.
-func TestRollout1000(t *testing.T) {
-	n := fleetSize(t)
-	r := startRig(t, n, 60, sim.Updates{})
+func TestRollout1000(t *testing.T) { rolloutAll(t, fleetSize(t)) }
+
+// BenchmarkRollout1000 measures the same rollout. The soak runs on a clock 60 times fast, so the
+// figure that matters is "propagation-s": real time beyond the soaks (commands, downloads, installs,
+// reboots, reports); with real 1-minute soaks a rollout takes waves x 1 min + that.
+func BenchmarkRollout1000(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		rolloutAll(b, 1000)
+	}
+}
+
+func rolloutAll(t testing.TB, n int) {
+	const speed = 60
+	r := startRig(t, n, speed, sim.Updates{})
 	start := time.Now()
 	ro, err := r.m.Start(context.Background(), "it-admin", r.rel, rollout.Target{}, rollout.Plan{Soak: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waves := len(ro.Waves)
-	done := r.wait(t, ro.ID, 10*time.Minute, "the rollout finishes", func(ro rollout.Rollout) bool { return ro.State == rollout.Done })
+	r.wait(t, ro.ID, 10*time.Minute, "the rollout finishes", func(ro rollout.Rollout) bool { return ro.State == rollout.Done })
 	took := time.Since(start)
 	fleettest.Eventually(t, time.Minute, func() bool { return r.versions()["v1.1.0"] == n }, "every kiosk runs v1.1.0")
 	bytes, gets := r.cat.Served()
-	t.Logf("%d kiosks, %d waves, soak 1 min at 60x: %v real (%v on the rollout's clock); %d bytes served in %d requests (%.0f bytes per kiosk, bundle %d)",
-		n, waves, took.Round(time.Millisecond), done.FinishedAt.Sub(done.CreatedAt).Round(time.Second), bytes, gets, float64(bytes)/float64(n), r.rel.Size)
+	soaks := time.Duration(waves) * time.Minute / speed
+	t.Logf("%d kiosks, %d waves, 1-min soak at %dx: %v real, of which %v propagation; with real soaks about %v. %d bytes served in %d requests: %.0f per kiosk (bundle %d)",
+		n, waves, speed, took.Round(time.Millisecond), (took - soaks).Round(time.Millisecond),
+		(time.Duration(waves)*time.Minute + took - soaks).Round(time.Second), bytes, gets, float64(bytes)/float64(n), r.rel.Size)
+	if b, ok := t.(*testing.B); ok {
+		b.ReportMetric((took - soaks).Seconds(), "propagation-s")
+		b.ReportMetric(float64(waves), "waves")
+		b.ReportMetric(float64(bytes)/float64(n), "bytes/kiosk")
+	}
 	if bytes > int64(n+1)*r.rel.Size {
 		t.Errorf("%d bytes served; want about one bundle per kiosk", bytes)
 	}
@@ -156,7 +227,13 @@ func TestCanaryFallBackHalts(t *testing.T) {
 	n := fleetSize(t)
 	var canary atomic.Value
 	canary.Store("")
-	r := startRig(t, n, 60, sim.Updates{FallBack: func(k string) bool { return k == canary.Load().(string) }})
+	var bootedAt atomic.Int64 // when the canary came back on its old slot
+	r := startRig(t, n, 60, sim.Updates{FallBack: func(k string) bool { return k == canary.Load().(string) },
+		Booted: func(k, _ string) {
+			if k == canary.Load().(string) {
+				bootedAt.Store(time.Now().UnixNano())
+			}
+		}})
 	// The canary is chosen when the rollout is planned; the fleet's kiosks are sorted, so it is the first.
 	canary.Store(sim.KioskID(1))
 	ro, err := r.m.Start(context.Background(), "it-admin", r.rel, rollout.Target{}, rollout.Plan{Soak: time.Minute})
@@ -167,8 +244,8 @@ func TestCanaryFallBackHalts(t *testing.T) {
 		t.Fatalf("canary %v", ro.Waves[0])
 	}
 	halted := r.wait(t, ro.ID, 2*time.Minute, "the rollout halts", func(ro rollout.Rollout) bool { return ro.State == rollout.Halted })
-	fellBackAt := halted.Kiosks[sim.KioskID(1)].Since
-	t.Logf("halted %v (rollout clock, 60x) after the canary's fall-back report was applied: %s", halted.HaltedAt.Sub(fellBackAt), halted.Reason)
+	t.Logf("halted %v (real time) after the canary came back on its old slot: %s",
+		time.Since(time.Unix(0, bootedAt.Load())).Round(time.Millisecond), halted.Reason)
 	if r.halts.Load() != 1 {
 		t.Fatalf("%d alerts; want 1", r.halts.Load())
 	}
@@ -182,9 +259,9 @@ func TestCanaryFallBackHalts(t *testing.T) {
 	}
 }
 
-// fleetSize is 1,000 kiosks, or SSU_SIM_KIOSKS (the race detector makes 1,000 TLS agents slow on a
-// small machine: `go test -race` runs the same tests with fewer), or 100 in -short.
-func fleetSize(t *testing.T) int {
+// fleetSize is 1,000 kiosks, or SSU_SIM_KIOSKS, or 100 in -short and under the race detector (which
+// makes 1,000 TLS agents too slow to connect on a small machine; the same code runs).
+func fleetSize(t testing.TB) int {
 	if v := os.Getenv("SSU_SIM_KIOSKS"); v != "" {
 		var n int
 		if _, err := fmt.Sscan(v, &n); err != nil || n < 2 {
@@ -192,8 +269,80 @@ func fleetSize(t *testing.T) int {
 		}
 		return n
 	}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		return 100
 	}
 	return 1000
+}
+
+// TestOfflineKioskAndInterruptedDownloads: every kiosk's first download is cut halfway and resumes;
+// a kiosk offline when its wave starts is updated when it comes back.
+func TestOfflineKioskAndInterruptedDownloads(t *testing.T) {
+	r := startRigCut(t, 20, 60, sim.Updates{}, true)
+	ctx := context.Background()
+	away := r.fleet.Kiosks[2] // kiosk-0003: in the second wave
+	if err := away.SetOffline(true); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, time.Minute, func() bool {
+		k, _, _ := r.st.Kiosk(ctx, away.ID)
+		return !k.Online
+	}, "the fleet store sees the kiosk offline")
+	ro, err := r.m.Start(ctx, "it-admin", r.rel, rollout.Target{}, rollout.Plan{Canary: 1, Soak: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.Kiosks[away.ID].Wave != 1 {
+		t.Fatalf("%s is in wave %d; want 1", away.ID, ro.Kiosks[away.ID].Wave)
+	}
+	r.wait(t, ro.ID, 2*time.Minute, "the second wave's online kiosks run the release", func(ro rollout.Rollout) bool {
+		return ro.Wave >= 1 && ro.Kiosks[sim.KioskID(2)].Phase == rollout.Updated && ro.Kiosks[sim.KioskID(5)].Phase == rollout.Updated
+	})
+	if p, _ := r.m.Get(ro.ID); p.Kiosks[away.ID].Phase != rollout.Waiting || away.Installs() != 0 {
+		t.Fatalf("the offline kiosk is %s", p.Kiosks[away.ID].Phase)
+	}
+	if err := away.SetOffline(false); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, ro.ID, 2*time.Minute, "the rollout finishes", func(ro rollout.Rollout) bool { return ro.State == rollout.Done })
+	if away.Version() != "v1.1.0" {
+		t.Fatalf("the kiosk that came back runs %s", away.Version())
+	}
+	bytes, gets := r.cat.Served()
+	t.Logf("20 kiosks, each first download cut at 512 KiB: %d requests, %d bytes (%.0f per kiosk, bundle %d)", gets, bytes, float64(bytes)/20, r.rel.Size)
+	if gets != 40 || bytes > 20*r.rel.Size+20*(64<<10) || bytes < 20*r.rel.Size {
+		t.Fatalf("%d requests, %d bytes: the downloads did not resume where they were cut", gets, bytes)
+	}
+}
+
+// TestAbortLeavesTheRest: an abort after the canary leaves every other kiosk on its version, and is
+// in the audit log with who did it.
+func TestAbortLeavesTheRest(t *testing.T) {
+	r := startRig(t, 20, 60, sim.Updates{})
+	ctx := context.Background()
+	ro, err := r.m.Start(ctx, "it-admin", r.rel, rollout.Target{}, rollout.Plan{Canary: 1, Soak: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, ro.ID, 2*time.Minute, "the canary runs the release", func(ro rollout.Rollout) bool {
+		return ro.Kiosks[sim.KioskID(1)].Phase == rollout.Updated
+	})
+	if err := r.m.Abort(ctx, "estates-admin", ro.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // two minutes on the rollout's clock: nothing more is sent
+	got, _ := r.m.Get(ro.ID)
+	if got.State != rollout.Aborted || len(got.Reached()) != 1 {
+		t.Fatalf("state %s, %d kiosks reached", got.State, len(got.Reached()))
+	}
+	if v := r.versions(); v["v1.1.0"] != 1 || v["v1.0.0"] != 19 {
+		t.Fatalf("versions %v", v)
+	}
+	audit, err := r.st.Audit(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if audit[0].Action != "rollout.abort" || audit[0].Who != "estates-admin" {
+		t.Fatalf("audit log %+v", audit)
+	}
 }

@@ -65,6 +65,8 @@ type Updates struct {
 	FailInstall func(kiosk string) bool
 	// Download is the HTTP client kiosks download with; nil: HTTPS with each kiosk's certificate.
 	Download func(kiosk string) *http.Client
+	// Booted, if set, is called when a kiosk's agent starts again after a simulated reboot.
+	Booted func(kiosk, version string)
 }
 
 // FromCA returns a Config.TLS issuing a fresh certificate per identity from ca.
@@ -268,6 +270,9 @@ func (k *Kiosk) boot() error {
 	}
 	k.Agent = a
 	k.run()
+	if u := k.fleet.cfg.Updates; u != nil && u.Booted != nil {
+		u.Booted(k.ID, k.version)
+	}
 	return nil
 }
 

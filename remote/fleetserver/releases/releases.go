@@ -178,8 +178,8 @@ func (c *Catalog) Downloads() http.Handler {
 		}
 		c.gets.Add(1)
 		cw := &countingWriter{ResponseWriter: w}
+		defer func() { c.served.Add(cw.n) }()
 		http.ServeContent(cw, r, name, st.ModTime(), f)
-		c.served.Add(cw.n)
 	})
 }
 
