@@ -12,6 +12,8 @@ import (
 
 	"ssu-kiosk/remote/fleet/ingest"
 	"ssu-kiosk/remote/fleetserver/alerts"
+	"ssu-kiosk/remote/fleetserver/releases"
+	"ssu-kiosk/remote/fleetserver/rollout"
 	"ssu-kiosk/remote/fleetserver/store"
 	"ssu-kiosk/remote/fleetserver/web"
 )
@@ -33,6 +35,9 @@ type Options struct {
 	CheckEvery     time.Duration // alert checks; default 30 s
 	KeepHealth     time.Duration // health history kept; default 30 days
 	Log            *slog.Logger
+
+	// Releases, when set, publishes release bundles and runs rollouts (rollouts.go).
+	Releases *ReleaseOptions
 }
 
 // Server is ssu-fleetd without its listeners: ingest, alerts and the web handler.
@@ -41,6 +46,10 @@ type Server struct {
 	Web      *web.Server
 	Metrics  http.Handler // Prometheus metrics, no sign-in: serve only where monitoring alone reaches
 	Alerts   *alerts.Checker
+	// Rollouts and Catalog are nil unless Options.Releases is set; Catalog.Downloads is served to
+	// kiosks on a listener of its own (client certificates of the fleet CA).
+	Rollouts *rollout.Manager
+	Catalog  *releases.Catalog
 	opt      Options
 }
 
@@ -58,7 +67,16 @@ func New(o Options) (*Server, error) {
 	if o.KeepHealth <= 0 {
 		o.KeepHealth = 30 * 24 * time.Hour
 	}
-	rec, err := ingest.NewReceiver(ingest.Config{Identity: o.Identity, Broker: o.Broker, TLS: o.TLS, Store: o.Store, Log: o.Log,
+	var rec *ingest.Receiver
+	ro, err := newRollouts(o, func() *ingest.Receiver { return rec })
+	if err != nil {
+		return nil, err
+	}
+	var saver ingest.Store = o.Store
+	if ro.manager != nil {
+		saver = rollout.Tap{Store: o.Store, Manager: ro.manager}
+	}
+	rec, err = ingest.NewReceiver(ingest.Config{Identity: o.Identity, Broker: o.Broker, TLS: o.TLS, Store: saver, Log: o.Log,
 		// Large batches: a batch's acknowledgements go out as one message per kiosk, and the next batch
 		// waits for the broker to take them, so under load fewer, fuller batches keep up best.
 		BatchSize: 4000, BatchWait: 100 * time.Millisecond})
@@ -66,12 +84,17 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	reg := web.NewMetrics(o.Store, rec.Counters)
-	w, err := web.New(web.Config{Store: o.Store, Commands: rec, Secure: o.SecureCookies, Log: o.Log,
-		Metrics: reg, MetricsToken: o.MetricsToken, TrustedProxies: o.TrustedProxies})
+	wc := web.Config{Store: o.Store, Commands: rec, Secure: o.SecureCookies, Log: o.Log,
+		Metrics: reg, MetricsToken: o.MetricsToken, TrustedProxies: o.TrustedProxies}
+	if ro.manager != nil {
+		wc.Releases, wc.Rollouts = ro.catalog, ro.manager
+	}
+	w, err := web.New(wc)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Receiver: rec, Web: w, Metrics: web.MetricsHandler(reg), Alerts: alerts.NewChecker(o.Store, o.Rules, o.Log, o.Notifiers...), opt: o}, nil
+	return &Server{Receiver: rec, Web: w, Metrics: web.MetricsHandler(reg), Alerts: alerts.NewChecker(o.Store, o.Rules, o.Log, o.Notifiers...),
+		Rollouts: ro.manager, Catalog: ro.catalog, opt: o}, nil
 }
 
 // Run receives from the broker, checks alerts and prunes old health reports until ctx ends.
@@ -79,6 +102,10 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); s.Alerts.Run(ctx, s.opt.CheckEvery) }()
+	if s.Rollouts != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Rollouts.Run(ctx, time.Second) }()
+	}
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(time.Hour)

@@ -193,3 +193,8 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	w.n += int64(n)
 	return n, err
 }
+
+// List returns every published release, newest first.
+func (c *Catalog) List(ctx context.Context) ([]store.StoredRelease, error) {
+	return c.Store.StoredReleases(ctx)
+}

@@ -264,13 +264,17 @@ func (m *Manager) effects(r *Rollout, e Effects) outcome {
 		o.saves[id], o.states[id] = b, string(m.rollouts[id].State)
 	}
 	clear(m.dirty)
-	close(m.changed)
-	m.changed = make(chan struct{})
 	return o
 }
 
-// flush saves, sends and alerts, outside the lock.
+// flush saves, alerts and sends, outside the lock, then wakes Wait.
 func (m *Manager) flush(ctx context.Context, o outcome) {
+	defer func() {
+		m.mu.Lock()
+		close(m.changed)
+		m.changed = make(chan struct{})
+		m.mu.Unlock()
+	}()
 	now := m.cfg.Clock.Now()
 	for id, b := range o.saves {
 		if err := m.cfg.Store.PutRollout(ctx, id, o.states[id], b, now); err != nil {

@@ -84,6 +84,9 @@ type Config struct {
 	Login          LoginLimits
 	Log            *slog.Logger
 	Now            func() time.Time
+	// Releases and Rollouts, when both set, add the releases and rollouts API (rollouts.go).
+	Releases ReleaseAdmin
+	Rollouts RolloutAdmin
 }
 
 // LoginLimits bound failed sign-ins within a window; zero fields take the defaults.
@@ -155,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 	s.route("GET /api/alerts", staff, s.apiAlerts)
 	s.route("GET /api/reports", everyone, s.apiReport)
 	s.route("GET /api/me", everyone, s.apiMe)
+	if cfg.Releases != nil && cfg.Rollouts != nil {
+		s.rolloutRoutes()
+	}
 	return s, nil
 }
 
