@@ -39,6 +39,8 @@ commands:
   decommission --yes [--dir DIR]    wipe this kiosk's keys and configuration
   update install|check|status|mark-good ...
                                     signed A/B updates through RAUC (ssu-ctl update help)
+  release publish --server URL --user NAME --password-file F BUNDLE
+                                    upload a signed bundle to ssu-fleetd (IT admin); it verifies and records it
   version, --version                print the version
 `
 
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDecommission(ctx, args[1:], stdout, stderr)
 	case "update":
 		return runUpdate(ctx, args[1:], stdout, stderr)
+	case "release":
+		return runRelease(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ssu-ctl", version.String())
 		return 0
