@@ -18,6 +18,7 @@ import (
 	"ssu-kiosk/hal/led"
 	"ssu-kiosk/kiosk/flow"
 	"ssu-kiosk/provisioning/pki"
+	"ssu-kiosk/provisioning/update"
 	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/fleet/link"
 	"ssu-kiosk/remote/fleet/outbox"
@@ -227,9 +228,16 @@ func OpenFleet(cfg Config, control *FleetControl, log *slog.Logger) (*FleetLink,
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	agent, err := link.New(link.Config{Kiosk: cfg.KioskID, Site: f.Site, Ward: f.Ward, AppVersion: version.String(),
+	lc := link.Config{Kiosk: cfg.KioskID, Site: f.Site, Ward: f.Ward, AppVersion: version.String(),
 		Broker: f.Broker, TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
-		Outbox: ob, FleetKey: key, Health: control, Commands: control, Log: log})
+		Outbox: ob, FleetKey: key, Health: control, Commands: control, Log: log}
+	// Fleet rollouts: on an image with RAUC (its system.conf and IMAGE_VERSION), update commands are
+	// downloaded beside the outbox and installed through RAUC; elsewhere they are refused.
+	if sys, err := update.ReadSystem("/etc/rauc/system.conf", "/etc/os-release"); err == nil {
+		lc.Installer = update.FleetInstaller{System: sys}
+		lc.UpdateDir = filepath.Join(filepath.Dir(f.Outbox), "updates")
+	}
+	agent, err := link.New(lc)
 	if err != nil {
 		ob.Close()
 		return nil, fmt.Errorf("fleet: %w", err)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"ssu-kiosk/remote/fleet/pki"
+	"ssu-kiosk/provisioning/pki"
 )
 
 const releaseUsage = `usage: ssu-ctl release publish --server URL --user NAME --password-file F [--ca FILE] BUNDLE

@@ -152,6 +152,7 @@ type options struct {
 	brokerCert, brokerKey                  string
 	httpAddr, tlsCert, tlsKey              string
 	enrol                                  enrolOptions
+	releases                               releaseOptions
 	demo, seedDemo                         bool
 	dataDir                                string
 	demoKiosks, seedPerMonth               int
@@ -201,6 +202,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	o.enrol.flags(fs)
+	o.releases.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -372,10 +374,21 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	srv, err := fleetserver.New(fleetserver.Options{Store: st, Broker: brokerURL, Identity: o.identity, TLS: clientTLS,
-		MetricsToken: metricsToken, TrustedProxies: proxies, SecureCookies: secure, Rules: alerts.Rules{OfflineAfter: o.offlineAfter}, Notifiers: notifiers, Log: log})
+	relOpts, relListener, err := o.releases.listener(&o)
 	if err != nil {
 		return err
+	}
+	srv, err := fleetserver.New(fleetserver.Options{Store: st, Broker: brokerURL, Identity: o.identity, TLS: clientTLS,
+		MetricsToken: metricsToken, TrustedProxies: proxies, SecureCookies: secure, Rules: alerts.Rules{OfflineAfter: o.offlineAfter}, Notifiers: notifiers, Log: log,
+		Releases: relOpts})
+	if err != nil {
+		return err
+	}
+	if relListener != nil {
+		if err := o.releases.serveDownloads(ctx, relListener, srv, o.caFile, log); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ssu-fleetd: release downloads at %s/releases/\n", o.releases.url)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
