@@ -119,9 +119,20 @@ var ErrNotFound = errors.New("no such rollout")
 
 // Start plans a rollout of rel to target and sends its first wave.
 func (m *Manager) Start(ctx context.Context, who string, rel Release, target Target, plan Plan) (Rollout, error) {
+	return m.start(ctx, who, rel, target, plan, nil)
+}
+
+// start is Start with what a rollout knows of kiosks' versions (running) taking precedence over the
+// fleet list, which may lag.
+func (m *Manager) start(ctx context.Context, who string, rel Release, target Target, plan Plan, running map[string]string) (Rollout, error) {
 	kiosks, err := m.cfg.Fleet.Kiosks(ctx)
 	if err != nil {
 		return Rollout{}, fmt.Errorf("start rollout: %w", err)
+	}
+	for i, k := range kiosks {
+		if v, ok := running[k.ID]; ok {
+			kiosks[i].Version = v
+		}
 	}
 	m.mu.Lock()
 	if cur := m.current(); cur != nil {
@@ -169,7 +180,7 @@ func (m *Manager) Abort(ctx context.Context, who, id string) error {
 }
 
 // Rollback aborts rollout id (if not finished) and starts a rollout of the release its kiosks ran
-// before, to the kiosks it reached, installing the older version on purpose.
+// before, to the kiosks it reached, in one wave, installing the older version on purpose.
 func (m *Manager) Rollback(ctx context.Context, who, id string) (Rollout, error) {
 	if m.cfg.Releases == nil {
 		return Rollout{}, errors.New("roll back: no release catalogue")
@@ -181,6 +192,12 @@ func (m *Manager) Rollback(ctx context.Context, who, id string) (Rollout, error)
 		return Rollout{}, fmt.Errorf("roll back %s: %w", id, ErrNotFound)
 	}
 	prev, reached, plan := r.Previous, r.Reached(), r.Plan
+	running := map[string]string{}
+	for _, p := range r.Kiosks {
+		if p.Phase == Updated {
+			running[p.ID] = r.Release.Version
+		}
+	}
 	m.mu.Unlock()
 	rel, ok, err := m.cfg.Releases.Release(ctx, prev)
 	if err != nil {
@@ -195,9 +212,10 @@ func (m *Manager) Rollback(ctx context.Context, who, id string) (Rollout, error)
 	if err := m.Abort(ctx, who, id); err != nil {
 		m.log.Info("rollout: rolling back a finished rollout", "rollout", id, "err", err)
 	}
+	// One wave: going back to what ran before is urgent, and that release is known good.
 	plan.AllowOlder = true
-	plan.Canary, plan.CanaryPercent = 0, 0
-	nr, err := m.Start(ctx, who, rel, Target{Kiosks: reached}, plan)
+	plan.Canary, plan.CanaryPercent = len(reached), 0
+	nr, err := m.start(ctx, who, rel, Target{Kiosks: reached}, plan, running)
 	if err != nil {
 		return Rollout{}, fmt.Errorf("roll back %s: %w", id, err)
 	}

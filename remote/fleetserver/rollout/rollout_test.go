@@ -272,3 +272,45 @@ func batchOf(evs ...fleet.UsageEvent) ingest.Batch { return ingest.Batch{Events:
 func statusOf(k string, online bool, v string) ingest.Batch {
 	return ingest.Batch{Statuses: []fleet.Status{{Kiosk: k, Online: online, AppVersion: v}}}
 }
+
+type catalogue map[string]Release
+
+func (c catalogue) Release(_ context.Context, v string) (Release, bool, error) {
+	r, ok := c[v]
+	return r, ok, nil
+}
+
+func TestRollbackInstallsThePreviousReleaseOnKiosksReached(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	s := &fakeSender{sent: map[string][]fleet.Command{}}
+	old := Release{Version: "v1.0.0", Size: 1, SHA256: fmt.Sprintf("%064x", 2), URL: "https://fleet.test/releases/old.raucb"}
+	m, err := NewManager(ctx, Config{Store: st, Sender: s, Fleet: newFleet(30, 1, "v1.0.0"), Releases: catalogue{"v1.0.0": old},
+		Clock: &fakeClock{now: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Start(ctx, "alice", rel, Target{}, Plan{Canary: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range r.Waves[0] {
+		update(m, k)
+	}
+	back, err := m.Rollback(ctx, "bob", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Get(r.ID); got.State != Aborted {
+		t.Fatalf("the rolled back rollout is %s", got.State)
+	}
+	if back.Release.Version != "v1.0.0" || len(back.Kiosks) != 2 || !back.Plan.AllowOlder {
+		t.Fatalf("roll back: %s to %d kiosks, allow older %v", back.Release.Version, len(back.Kiosks), back.Plan.AllowOlder)
+	}
+	// The kiosks reached run v1.1.0 (the fleet list says v1.0.0, but the rollout knows better)...
+	for _, k := range r.Waves[0] {
+		if cmds := s.sent[k]; len(cmds) != 2 || cmds[1].Version != "v1.0.0" || !cmds[1].AllowOlder {
+			t.Fatalf("%s was sent %+v", k, cmds)
+		}
+	}
+}
