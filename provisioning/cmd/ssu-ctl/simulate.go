@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"ssu-kiosk/provisioning/pki"
@@ -32,6 +34,10 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	keepalive := fs.Duration("keepalive", 30*time.Second, "MQTT keepalive")
 	health := fs.Duration("health", 30*time.Second, "health report interval")
 	verbose := fs.Bool("v", false, "log the agents' warnings to stderr")
+	appVersion := fs.String("version", "sim-1", "the version the kiosks run at first")
+	updates := fs.String("updates", "", "carry out update commands (the real agent's download, checks and steps, a fake installer), keeping downloads here")
+	fallBack := fs.String("fall-back", "", "kiosks (comma-separated ids) whose new slot does not stay booted: they come back on the old version")
+	failInstall := fs.String("fail-install", "", "kiosks (comma-separated ids) whose installer refuses every bundle")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -42,7 +48,14 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	cfg := sim.Config{
 		Kiosks: *kiosks, First: *first, Rate: *rate, Count: *count, Duration: *duration, Drain: *drain,
-		Broker: *brokerURL, DataDir: *data, Keepalive: *keepalive, HealthEvery: *health,
+		Broker: *brokerURL, DataDir: *data, Keepalive: *keepalive, HealthEvery: *health, Version: *appVersion,
+	}
+	if *updates != "" {
+		in := func(list string) func(string) bool {
+			ids := strings.Split(list, ",")
+			return func(k string) bool { return slices.Contains(ids, k) }
+		}
+		cfg.Updates = &sim.Updates{Dir: *updates, FallBack: in(*fallBack), FailInstall: in(*failInstall)}
 	}
 	if *verbose {
 		cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
