@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -344,5 +345,23 @@ func TestAbortLeavesTheRest(t *testing.T) {
 	}
 	if audit[0].Action != "rollout.abort" || audit[0].Who != "estates-admin" {
 		t.Fatalf("audit log %+v", audit)
+	}
+}
+
+// TestInstallFailingTwiceHalts: the canary's installer refuses the bundle; the kiosk reports the
+// failure, is sent the update once more, fails again, and the rollout halts with nobody else reached.
+func TestInstallFailingTwiceHalts(t *testing.T) {
+	r := startRig(t, 20, 60, sim.Updates{FailInstall: func(k string) bool { return k == sim.KioskID(1) }})
+	ro, err := r.m.Start(context.Background(), "it-admin", r.rel, rollout.Target{}, rollout.Plan{Canary: 1, Soak: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	halted := r.wait(t, ro.ID, 2*time.Minute, "the rollout halts", func(ro rollout.Rollout) bool { return ro.State == rollout.Halted })
+	p := halted.Kiosks[sim.KioskID(1)]
+	if p.Attempts != 2 || p.Failures != 2 || p.Reason != "install_failed" || len(halted.Reached()) != 1 {
+		t.Fatalf("canary %+v, %d reached; want two attempts, two install failures, nobody else", p, len(halted.Reached()))
+	}
+	if !strings.Contains(halted.Reason, "failed to install 2 times") {
+		t.Fatalf("reason %q", halted.Reason)
 	}
 }
