@@ -19,7 +19,7 @@ import (
 	"ssu-kiosk/remote/fleetserver/store"
 )
 
-var pageNames = []string{"login", "error", "fleet", "kiosk", "alerts", "report"}
+var pageNames = []string{"login", "error", "fleet", "kiosk", "alerts", "report", "releases"}
 
 func (s *Server) parseTemplates() error {
 	loc := s.cfg.Store.Location()

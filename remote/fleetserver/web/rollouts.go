@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"ssu-kiosk/remote/fleetserver/releases"
@@ -40,6 +42,87 @@ func (s *Server) rolloutRoutes() {
 	s.route("GET /api/rollouts/{id}", admin, s.apiRollout)
 	s.route("POST /api/rollouts", admin, s.apiStartRollout)
 	s.route("POST /api/rollouts/{id}/{action}", admin, s.apiRolloutAction)
+	s.route("GET /releases", admin, s.releasesPage)
+	s.route("POST /releases", admin, s.publishSubmit)
+	s.route("POST /rollouts", admin, s.startSubmit)
+	s.route("POST /rollouts/{id}/{action}", admin, s.rolloutActionSubmit)
+}
+
+// releasesPage lists releases (with how many kiosks run each) and rollouts, with the forms to
+// publish, start and steer them.
+func (s *Server) releasesPage(w http.ResponseWriter, r *http.Request, v viewer) {
+	rels, err := s.cfg.Releases.List(r.Context())
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	kiosks, err := s.cfg.Store.Kiosks(r.Context(), store.KioskFilter{})
+	if err != nil {
+		s.internal(w, r, v, err)
+		return
+	}
+	running := map[string]int{}
+	for _, k := range kiosks {
+		running[k.AppVersion]++
+	}
+	var ros []rolloutSummary
+	for _, ro := range s.cfg.Rollouts.List() {
+		ros = append(ros, summary(ro))
+	}
+	s.render(w, r, "releases", v, map[string]any{"Title": "Releases", "Releases": rels, "Running": running, "Rollouts": ros,
+		"Actions": []string{"pause", "resume", "abort", "rollback"}})
+}
+
+func (s *Server) publishSubmit(w http.ResponseWriter, r *http.Request, v viewer) {
+	f, _, err := r.FormFile("bundle")
+	if err != nil {
+		s.fail(w, r, v, http.StatusBadRequest, "Choose a bundle file to publish.")
+		return
+	}
+	defer f.Close()
+	_, err = s.cfg.Releases.Publish(r.Context(), v.Name, f)
+	switch {
+	case errors.Is(err, releases.ErrRefused), errors.Is(err, releases.ErrExists):
+		s.fail(w, r, v, http.StatusUnprocessableEntity, err.Error())
+	case err != nil:
+		s.internal(w, r, v, err)
+	default:
+		http.Redirect(w, r, "/releases", http.StatusSeeOther)
+	}
+}
+
+func (s *Server) startSubmit(w http.ResponseWriter, r *http.Request, v viewer) {
+	req := startRequest{Version: r.PostFormValue("version"), Soak: r.PostFormValue("soak")}
+	for _, site := range strings.Split(r.PostFormValue("sites"), ",") {
+		if site = strings.TrimSpace(site); site != "" {
+			req.Sites = append(req.Sites, site)
+		}
+	}
+	if c := strings.TrimSpace(r.PostFormValue("canary")); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			s.fail(w, r, v, http.StatusBadRequest, "The canary is a number of kiosks.")
+			return
+		}
+		req.Canary = n
+	}
+	if _, code, err := s.startRollout(r.Context(), v, req); err != nil {
+		if code == http.StatusInternalServerError {
+			s.internal(w, r, v, err)
+		} else {
+			s.fail(w, r, v, code, err.Error())
+		}
+		return
+	}
+	http.Redirect(w, r, "/releases", http.StatusSeeOther)
+}
+
+func (s *Server) rolloutActionSubmit(w http.ResponseWriter, r *http.Request, v viewer) {
+	if _, code, err := s.rolloutAction(r.Context(), v, r.PathValue("id"), r.PathValue("action")); err != nil {
+		s.fail(w, r, v, code, err.Error())
+		return
+	}
+	http.Redirect(w, r, "/releases", http.StatusSeeOther)
 }
 
 func (s *Server) apiReleases(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -122,6 +205,20 @@ func (s *Server) apiStartRollout(w http.ResponseWriter, r *http.Request, v viewe
 		s.fail(w, r, v, http.StatusBadRequest, "the body must be JSON: {\"version\": …, \"sites\": […], \"soak\": \"30m\", …}")
 		return
 	}
+	ro, code, err := s.startRollout(r.Context(), v, req)
+	if code == http.StatusInternalServerError {
+		s.internal(w, r, v, err)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, v, code, err.Error())
+		return
+	}
+	writeJSON(w, code, summary(ro))
+}
+
+// startRollout starts a rollout as v asked; the code is the HTTP status to answer with.
+func (s *Server) startRollout(ctx context.Context, v viewer, req startRequest) (rollout.Rollout, int, error) {
 	plan := rollout.Plan{Canary: req.Canary, CanaryPercent: req.CanaryPercent, Growth: req.Growth, AllowOlder: req.AllowOlder}
 	for _, d := range []struct {
 		text string
@@ -132,65 +229,65 @@ func (s *Server) apiStartRollout(w http.ResponseWriter, r *http.Request, v viewe
 		}
 		dur, err := time.ParseDuration(d.text)
 		if err != nil || dur <= 0 {
-			s.fail(w, r, v, http.StatusBadRequest, "soak and offline_bound are durations such as \"30m\"")
-			return
+			return rollout.Rollout{}, http.StatusBadRequest, errors.New("soak and offline_bound are durations such as \"30m\"")
 		}
 		*d.to = dur
 	}
 	if plan.CanaryPercent < 0 || plan.CanaryPercent > 100 || plan.Canary < 0 {
-		s.fail(w, r, v, http.StatusBadRequest, "canary must be a number of kiosks or canary_percent 0-100")
-		return
+		return rollout.Rollout{}, http.StatusBadRequest, errors.New("canary must be a number of kiosks or canary_percent 0-100")
 	}
-	rel, ok, err := s.cfg.Releases.Release(r.Context(), req.Version)
+	rel, ok, err := s.cfg.Releases.Release(ctx, req.Version)
 	if err != nil {
-		s.internal(w, r, v, err)
-		return
+		return rollout.Rollout{}, http.StatusInternalServerError, err
 	}
 	if !ok {
-		s.fail(w, r, v, http.StatusNotFound, "no published release has that version")
-		return
+		return rollout.Rollout{}, http.StatusNotFound, errors.New("no published release has that version")
 	}
-	ro, err := s.cfg.Rollouts.Start(r.Context(), v.Name, rel, rollout.Target{Sites: req.Sites, Wards: req.Wards, Kiosks: req.Kiosks}, plan)
+	ro, err := s.cfg.Rollouts.Start(ctx, v.Name, rel, rollout.Target{Sites: req.Sites, Wards: req.Wards, Kiosks: req.Kiosks}, plan)
 	if errors.Is(err, rollout.ErrBusy) || errors.Is(err, rollout.ErrNoKiosks) {
-		s.fail(w, r, v, http.StatusConflict, err.Error())
-		return
+		return ro, http.StatusConflict, err
 	}
 	if err != nil {
-		s.internal(w, r, v, err)
-		return
+		return ro, http.StatusInternalServerError, err
 	}
-	writeJSON(w, http.StatusCreated, summary(ro))
+	return ro, http.StatusCreated, nil
 }
 
 func (s *Server) apiRolloutAction(w http.ResponseWriter, r *http.Request, v viewer) {
-	id, action := r.PathValue("id"), r.PathValue("action")
+	ro, code, err := s.rolloutAction(r.Context(), v, r.PathValue("id"), r.PathValue("action"))
+	if err != nil {
+		s.fail(w, r, v, code, err.Error())
+		return
+	}
+	writeJSON(w, code, summary(ro))
+}
+
+// rolloutAction pauses, resumes, aborts or rolls back a rollout as v asked; it returns the rollout
+// (the new one for a roll back) and the HTTP status to answer with.
+func (s *Server) rolloutAction(ctx context.Context, v viewer, id, action string) (rollout.Rollout, int, error) {
 	var err error
 	var started rollout.Rollout
 	switch action {
 	case "pause":
-		err = s.cfg.Rollouts.Pause(r.Context(), v.Name, id)
+		err = s.cfg.Rollouts.Pause(ctx, v.Name, id)
 	case "resume":
-		err = s.cfg.Rollouts.Resume(r.Context(), v.Name, id)
+		err = s.cfg.Rollouts.Resume(ctx, v.Name, id)
 	case "abort":
-		err = s.cfg.Rollouts.Abort(r.Context(), v.Name, id)
+		err = s.cfg.Rollouts.Abort(ctx, v.Name, id)
 	case "rollback":
-		started, err = s.cfg.Rollouts.Rollback(r.Context(), v.Name, id)
+		started, err = s.cfg.Rollouts.Rollback(ctx, v.Name, id)
 	default:
-		s.fail(w, r, v, http.StatusNotFound, "actions: pause, resume, abort, rollback")
-		return
+		return rollout.Rollout{}, http.StatusNotFound, errors.New("actions: pause, resume, abort, rollback")
 	}
 	if errors.Is(err, rollout.ErrNotFound) {
-		s.fail(w, r, v, http.StatusNotFound, err.Error())
-		return
+		return rollout.Rollout{}, http.StatusNotFound, err
 	}
 	if err != nil {
-		s.fail(w, r, v, http.StatusConflict, err.Error())
-		return
+		return rollout.Rollout{}, http.StatusConflict, err
 	}
 	if action == "rollback" {
-		writeJSON(w, http.StatusCreated, summary(started))
-		return
+		return started, http.StatusCreated, nil
 	}
 	ro, _ := s.cfg.Rollouts.Get(id)
-	writeJSON(w, http.StatusOK, summary(ro))
+	return ro, http.StatusOK, nil
 }

@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -145,5 +148,49 @@ func TestPublishStartPauseAbort(t *testing.T) {
 	}
 	if got := strings.Join(actions, " "); got != "rollout.abort rollout.resume rollout.pause rollout.start release.publish" {
 		t.Fatalf("audit log: %s", got)
+	}
+}
+
+func TestReleasesPage(t *testing.T) {
+	f := newFixture(t, withRollouts(t))
+	for _, who := range []string{"viewer", "ra-a"} {
+		if code, _ := f.get(t, f.client(t, who), "/releases"); code != http.StatusForbidden {
+			t.Errorf("%s opened the releases page: %d", who, code)
+		}
+	}
+	c := f.client(t, "admin")
+	csrf := f.csrf(t, c)
+	// Publish through the upload form.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", csrf)
+	part, _ := mw.CreateFormFile("bundle", "ssu-kiosk-v1.1.0.raucb")
+	part.Write([]byte("v1.1.0"))
+	mw.Close()
+	resp, err := c.Post(f.srv.URL+"/releases", mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload form: %s", resp.Status)
+	}
+	if code := f.post(t, c, "/rollouts", url.Values{"csrf": {csrf}, "version": {"v1.1.0"}, "canary": {"1"}, "soak": {"1h"}}); code != http.StatusSeeOther {
+		t.Fatalf("start form: %d", code)
+	}
+	code, page := f.get(t, c, "/releases")
+	if code != http.StatusOK || !strings.Contains(page, "v1.1.0") || !strings.Contains(page, "running") || !strings.Contains(page, "1 of 2") {
+		t.Fatalf("releases page: %d\n%s", code, page)
+	}
+	id := page[strings.Index(page, `action="/rollouts/`)+len(`action="/rollouts/`):]
+	id = id[:strings.IndexByte(id, '/')]
+	if code := f.post(t, c, "/rollouts/"+id+"/abort", url.Values{"csrf": {csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("abort form: %d", code)
+	}
+	if code := f.post(t, c, "/rollouts/"+id+"/abort", url.Values{}); code != http.StatusForbidden {
+		t.Fatalf("abort without the CSRF token: %d", code)
+	}
+	if _, page := f.get(t, c, "/releases"); !strings.Contains(page, "aborted") {
+		t.Fatal("the page does not show the abort")
 	}
 }
