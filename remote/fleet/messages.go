@@ -265,6 +265,9 @@ type Command struct {
 	Version    string `json:"version,omitempty"`     // update
 	Size       int64  `json:"size,omitempty"`        // update: bytes
 	AllowOlder bool   `json:"allow_older,omitempty"` // update
+	// BusyHours (update): "HH:MM-HH:MM" in the kiosk's local time, when it must not reboot into the
+	// new version (its site's busy hours); the window may run past midnight.
+	BusyHours string `json:"busy_hours,omitempty"`
 }
 
 // ParseCommand decodes and validates a Command; unknown fields are refused.
@@ -326,6 +329,11 @@ func (c Command) Validate() error {
 		}
 		if c.Size < 0 {
 			return invalid("command %s: negative size", c.ID)
+		}
+		if c.BusyHours != "" {
+			if _, _, err := ParseBusyHours(c.BusyHours); err != nil {
+				return invalid("command %s: %v", c.ID, err)
+			}
 		}
 	case CmdReboot, CmdReload, CmdIdentify:
 	default:
@@ -412,4 +420,28 @@ func checkTokens(what string, fields map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// ParseBusyHours reads "HH:MM-HH:MM" as minutes after midnight.
+func ParseBusyHours(s string) (from, until int, err error) {
+	var fh, fm, uh, um int
+	if n, _ := fmt.Sscanf(s, "%d:%d-%d:%d", &fh, &fm, &uh, &um); n != 4 || len(s) != len("00:00-00:00") ||
+		fh > 23 || uh > 23 || fm > 59 || um > 59 || fh < 0 || uh < 0 || fm < 0 || um < 0 {
+		return 0, 0, fmt.Errorf("busy hours %q are not HH:MM-HH:MM", s)
+	}
+	return fh*60 + fm, uh*60 + um, nil
+}
+
+// InBusyHours reports whether t (in its own location) falls in the busy hours window s; an empty or
+// unreadable window holds no time.
+func InBusyHours(s string, t time.Time) bool {
+	from, until, err := ParseBusyHours(s)
+	if s == "" || err != nil || from == until {
+		return false
+	}
+	m := t.Hour()*60 + t.Minute()
+	if from < until {
+		return m >= from && m < until
+	}
+	return m >= from || m < until // past midnight
 }

@@ -86,6 +86,8 @@ type Config struct {
 	UpdateDir     string       // downloads and the update's state, kept across reboots
 	DownloadTries int          // attempts (each resuming the last) before a download fails; default 20
 	Download      *http.Client // default: HTTPS with TLS (the kiosk's client certificate)
+	// Now tells the local time for an update's busy hours; default time.Now.
+	Now func() time.Time
 }
 
 // Agent is the kiosk's fleet link. Create it with New and start it with Run.
@@ -109,9 +111,11 @@ type Agent struct {
 	published int64
 	acked     int64
 
-	http       *http.Client
-	stopUpdate context.CancelFunc // cancels the update under way
-	updates    sync.WaitGroup
+	http        *http.Client
+	now         func() time.Time
+	busyRecheck time.Duration      // how often a reboot held by busy hours looks at the clock again
+	stopUpdate  context.CancelFunc // cancels the update under way
+	updates     sync.WaitGroup
 }
 
 // New checks cfg and returns an Agent.
@@ -137,6 +141,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.DiskPath == "" {
 		cfg.DiskPath = "/"
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.DownloadTries <= 0 {
 		cfg.DownloadTries = 20
 	}
@@ -153,7 +160,7 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{
 		cfg: cfg, log: log.With("kiosk", cfg.Kiosk), started: time.Now(),
 		nudge: make(chan struct{}, 1), msgs: make(chan inbound, 64), done: make(chan struct{}),
-		idle: idle, inflight: map[string]time.Time{}, http: dl,
+		idle: idle, inflight: map[string]time.Time{}, http: dl, now: cfg.Now, busyRecheck: time.Minute,
 	}, nil
 }
 

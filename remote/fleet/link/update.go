@@ -149,18 +149,23 @@ func (a *Agent) carryOut(ctx context.Context, cmd fleet.Command) {
 	os.Remove(bundle) // the slot holds it now
 	a.recordStep(ctx, cmd.Version, fleet.StepInstalled, "")
 
-	// Reboot only when idle: not in the middle of someone's unlock.
+	// Reboot only when idle (not in the middle of someone's unlock) and outside the site's busy hours.
 	for {
 		a.mu.Lock()
 		idle, busy := a.idle, a.busy
 		a.mu.Unlock()
-		if !busy {
+		if !busy && !fleet.InBusyHours(cmd.BusyHours, a.now()) {
 			break
+		}
+		wait := idle
+		if !busy {
+			wait = nil // busy hours: look at the clock again in a while
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-idle:
+		case <-wait:
+		case <-time.After(a.busyRecheck):
 		}
 	}
 	b, _ := json.Marshal(booted{Version: cmd.Version, From: a.cfg.AppVersion})

@@ -204,3 +204,55 @@ func TestUpdateRefusesOlderUnlessAllowed(t *testing.T) {
 		t.Fatalf("an allowed older version was not downloaded: %q", got)
 	}
 }
+
+func TestUpdateWaitsOutBusyHours(t *testing.T) {
+	body := []byte("bundle")
+	sum := sha256.Sum256(body)
+	srv, _ := bundleServer(t, body)
+	cmds := &rebootCounter{reboots: make(chan struct{}, 1)}
+	a, _ := updateAgent(t, srv, &fakeInstaller{}, cmds)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 8, 10, 0, 0, 0, time.Local) // in 08:00-18:00
+	a.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a.busyRecheck = 20 * time.Millisecond
+	cmd := fleet.Command{V: 1, ID: "u1", Name: fleet.CmdUpdate, IssuedAt: time.Now(), URL: srv.URL + "/b.raucb",
+		SHA256: hex.EncodeToString(sum[:]), Version: "1.1.0", BusyHours: "08:00-18:00"}
+	if err := cmd.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a.startUpdate(context.Background(), cmd)
+	select {
+	case <-cmds.reboots:
+		t.Fatal("rebooted in busy hours")
+	case <-time.After(2 * time.Second):
+	}
+	mu.Lock()
+	now = now.Add(9 * time.Hour) // 19:00
+	mu.Unlock()
+	select {
+	case <-cmds.reboots:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no reboot after busy hours")
+	}
+	a.updates.Wait()
+}
+
+func TestBusyHours(t *testing.T) {
+	at := func(h, m int) time.Time { return time.Date(2026, 1, 1, h, m, 0, 0, time.UTC) }
+	for _, c := range []struct {
+		w    string
+		t    time.Time
+		busy bool
+	}{
+		{"08:00-18:00", at(7, 59), false}, {"08:00-18:00", at(8, 0), true}, {"08:00-18:00", at(17, 59), true},
+		{"08:00-18:00", at(18, 0), false}, {"22:00-06:00", at(23, 0), true}, {"22:00-06:00", at(5, 0), true},
+		{"22:00-06:00", at(12, 0), false}, {"", at(12, 0), false}, {"8-18", at(12, 0), false},
+	} {
+		if got := fleet.InBusyHours(c.w, c.t); got != c.busy {
+			t.Errorf("%q at %s: %v", c.w, c.t.Format("15:04"), got)
+		}
+	}
+	if _, _, err := fleet.ParseBusyHours("25:00-01:00"); err == nil {
+		t.Error("25:00 accepted")
+	}
+}

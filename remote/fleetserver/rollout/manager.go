@@ -267,7 +267,7 @@ func (m *Manager) effects(r *Rollout, e Effects) outcome {
 	for _, k := range e.Send {
 		o.sends = append(o.sends, send{k, fleet.Command{V: fleet.Version, ID: r.CommandID(k), Name: fleet.CmdUpdate,
 			IssuedAt: now.UTC(), URL: r.Release.URL, SHA256: r.Release.SHA256, Version: r.Release.Version,
-			Size: r.Release.Size, AllowOlder: r.Plan.AllowOlder}})
+			Size: r.Release.Size, AllowOlder: r.Plan.AllowOlder, BusyHours: r.Plan.BusyHours[r.Kiosks[k].Site]}})
 	}
 	if e.Halt != "" {
 		o.halts = append(o.halts, halt{r.copy(), e.Kiosk, e.Halt})

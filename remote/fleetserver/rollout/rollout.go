@@ -60,6 +60,9 @@ type Plan struct {
 	// was rebooting halts the rollout; default 20 min.
 	OfflineBound time.Duration `json:"offline_bound,omitempty"`
 	AllowOlder   bool          `json:"allow_older,omitempty"` // install even where the kiosk runs a newer version
+	// BusyHours: per site, "HH:MM-HH:MM" local to the kiosk, when its kiosks must not reboot into the
+	// release (they install, then wait).
+	BusyHours map[string]string `json:"busy_hours,omitempty"`
 }
 
 // Defaults.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"ssu-kiosk/remote/fleet"
 	"ssu-kiosk/remote/fleetserver/releases"
 	"ssu-kiosk/remote/fleetserver/rollout"
 	"ssu-kiosk/remote/fleetserver/store"
@@ -197,6 +199,8 @@ type startRequest struct {
 	Soak          string   `json:"soak"`          // e.g. "30m"; default 30 min
 	OfflineBound  string   `json:"offline_bound"` // e.g. "20m"
 	AllowOlder    bool     `json:"allow_older"`
+	// BusyHours: per site, "HH:MM-HH:MM" when its kiosks must not reboot into the release.
+	BusyHours map[string]string `json:"busy_hours"`
 }
 
 func (s *Server) apiStartRollout(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -219,7 +223,13 @@ func (s *Server) apiStartRollout(w http.ResponseWriter, r *http.Request, v viewe
 
 // startRollout starts a rollout as v asked; the code is the HTTP status to answer with.
 func (s *Server) startRollout(ctx context.Context, v viewer, req startRequest) (rollout.Rollout, int, error) {
-	plan := rollout.Plan{Canary: req.Canary, CanaryPercent: req.CanaryPercent, Growth: req.Growth, AllowOlder: req.AllowOlder}
+	plan := rollout.Plan{Canary: req.Canary, CanaryPercent: req.CanaryPercent, Growth: req.Growth, AllowOlder: req.AllowOlder,
+		BusyHours: req.BusyHours}
+	for site, w := range req.BusyHours {
+		if _, _, err := fleet.ParseBusyHours(w); err != nil {
+			return rollout.Rollout{}, http.StatusBadRequest, fmt.Errorf("busy hours of %s: %w", site, err)
+		}
+	}
 	for _, d := range []struct {
 		text string
 		to   *time.Duration
