@@ -348,11 +348,11 @@ func (m *Manager) Observe(ctx context.Context, b ingest.Batch) {
 	now := m.cfg.Clock.Now()
 	var eff Effects
 	for _, s := range b.Statuses {
-		eff.merge(r.Seen(s.Kiosk, s.Online, s.AppVersion, now))
+		eff.merge(r.Seen(s.Kiosk, s.Online, s.AppVersion, s.Conn, now))
 	}
 	for _, h := range b.Health {
 		if p, ok := r.Kiosks[h.Kiosk]; ok && (!p.Online || p.Phase == Rebooting || h.AppVersion == r.Release.Version && p.Phase != Updated && p.Phase != Skipped) {
-			eff.merge(r.Seen(h.Kiosk, true, h.AppVersion, now))
+			eff.merge(r.Seen(h.Kiosk, true, h.AppVersion, 0, now))
 		}
 	}
 	for _, e := range b.Events {

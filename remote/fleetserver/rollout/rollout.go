@@ -134,6 +134,10 @@ type Progress struct {
 	Failures int       `json:"failures"`
 	Reason   string    `json:"reason,omitempty"`
 	Since    time.Time `json:"since"` // when it entered its phase
+	// Conn is the highest connection counter seen in its status; RebootConn was Conn when it said it
+	// was rebooting: only a birth on a later connection shows what it booted.
+	Conn       uint64 `json:"conn,omitempty"`
+	RebootConn uint64 `json:"reboot_conn,omitempty"`
 }
 
 // Rollout is a release going out to a target.
@@ -312,7 +316,7 @@ func (r *Rollout) Report(kiosk string, step Step, ver, reason string, now time.T
 		}
 		p.Phase, p.Since = Phase(step), now
 		if step == StepRebooting {
-			p.Phase = Rebooting
+			p.Phase, p.RebootConn = Rebooting, p.Conn
 		}
 	case StepRunning:
 		switch {
@@ -358,19 +362,28 @@ func (r *Rollout) halt(kiosk, reason string, now time.Time) Effects {
 	return Effects{Halt: reason, Kiosk: kiosk}
 }
 
-// Seen applies a kiosk's status: online or not, and the version it runs. A kiosk of a started wave
-// that was offline is sent the update now.
-func (r *Rollout) Seen(kiosk string, online bool, ver string, now time.Time) Effects {
+// Seen applies a kiosk's status: online or not, the version it runs and its connection counter (0
+// for a health report, which may have been sent before a reboot). A kiosk of a started wave that was
+// offline is sent the update now. A kiosk that said it was rebooting and is born on a later connection
+// with another version than the release fell back.
+func (r *Rollout) Seen(kiosk string, online bool, ver string, conn uint64, now time.Time) Effects {
 	p, ok := r.Kiosks[kiosk]
 	if !ok {
 		return Effects{}
 	}
+	if conn > 0 && conn < p.Conn {
+		return Effects{} // a stale status, delivered late
+	}
+	p.Conn = max(p.Conn, conn)
 	p.Online = online
 	if !online {
 		return Effects{}
 	}
-	if ver != "" && (p.Phase == Rebooting || ver == r.Release.Version && p.Phase != Skipped) {
+	if ver != "" && ver == r.Release.Version && p.Phase != Skipped {
 		return r.Report(kiosk, StepRunning, ver, "", now)
+	}
+	if ver != "" && p.Phase == Rebooting && conn > p.RebootConn {
+		return r.fellBack(p, "came back on "+ver, now)
 	}
 	if p.Phase == Waiting && p.Wave >= 0 && p.Wave <= r.Wave && r.active() {
 		return Effects{Send: []string{r.send(p, now)}}

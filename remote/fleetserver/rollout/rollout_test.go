@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,21 +150,27 @@ func TestHalts(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
-		do   func(m *Manager, c *fakeClock, canary string)
+		do   func(t *testing.T, m *Manager, c *fakeClock, canary string)
 	}{
-		{"fell back", func(m *Manager, _ *fakeClock, k string) {
+		{"fell back", func(t *testing.T, m *Manager, _ *fakeClock, k string) {
 			report(m, k, fleet.StepRebooting, "v1.0.0", "")
 			report(m, k, fleet.StepFellBack, "v1.0.0", "boot_failed")
 		}},
-		{"came back on the old version", func(m *Manager, _ *fakeClock, k string) {
+		{"came back on the old version", func(t *testing.T, m *Manager, _ *fakeClock, k string) {
+			m.Observe(ctx, statusOf(k, true, "v1.0.0"))
 			report(m, k, fleet.StepRebooting, "v1.0.0", "")
+			// A health report sent before the reboot, received after, is no sign of anything.
+			m.Observe(ctx, ingest.Batch{Health: []fleet.Health{{Kiosk: k, AppVersion: "v1.0.0"}}})
+			if r, _ := m.Get(m.List()[0].ID); r.State != Running {
+				t.Fatalf("halted on a health report from before the reboot: %s", r.Reason)
+			}
 			m.Observe(ctx, statusOf(k, true, "v1.0.0"))
 		}},
-		{"failed twice", func(m *Manager, _ *fakeClock, k string) {
+		{"failed twice", func(t *testing.T, m *Manager, _ *fakeClock, k string) {
 			report(m, k, fleet.StepFailed, "v1.0.0", "sha256_mismatch")
 			report(m, k, fleet.StepFailed, "v1.0.0", "sha256_mismatch")
 		}},
-		{"offline after reboot", func(m *Manager, c *fakeClock, k string) {
+		{"offline after reboot", func(t *testing.T, m *Manager, c *fakeClock, k string) {
 			report(m, k, fleet.StepRebooting, "v1.0.0", "")
 			c.Add(DefaultOfflineBound + time.Second)
 			m.Tick(ctx)
@@ -175,7 +182,7 @@ func TestHalts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.do(m, c, r.Waves[0][0])
+			tc.do(t, m, c, r.Waves[0][0])
 			got, _ := m.Get(r.ID)
 			if got.State != Halted || len(h.reasons) != 1 {
 				t.Fatalf("state %s, alerts %q; want halted and one alert", got.State, h.reasons)
@@ -269,8 +276,12 @@ func TestPauseResume(t *testing.T) {
 }
 
 func batchOf(evs ...fleet.UsageEvent) ingest.Batch { return ingest.Batch{Events: evs} }
+
+var conns atomic.Uint64
+
+// statusOf is a birth (or offline) on a new connection.
 func statusOf(k string, online bool, v string) ingest.Batch {
-	return ingest.Batch{Statuses: []fleet.Status{{Kiosk: k, Online: online, AppVersion: v}}}
+	return ingest.Batch{Statuses: []fleet.Status{{Kiosk: k, Online: online, AppVersion: v, Conn: conns.Add(1)}}}
 }
 
 type catalogue map[string]Release
