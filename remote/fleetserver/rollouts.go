@@ -16,6 +16,9 @@ type ReleaseOptions struct {
 	BaseURL  string            // where kiosks download them: the HTTPS listener serving Catalog.Downloads
 	Verifier releases.Verifier // the fleet's update keyring (update.Rauc with Keyring set)
 	Clock    rollout.Clock     // nil: the system clock
+	// Refused says whether a kiosk is refused downloads (revoked); nil refuses none but those whose
+	// certificate does not verify.
+	Refused func(ctx context.Context, kiosk string) (bool, error)
 }
 
 type rollouts struct {
@@ -33,7 +36,7 @@ func newRollouts(o Options, rec func() *ingest.Receiver) (rollouts, error) {
 	if ro.Dir == "" || ro.BaseURL == "" || ro.Verifier == nil {
 		return rollouts{}, errors.New("fleet server: releases need a folder, a download URL and the update keyring")
 	}
-	cat := &releases.Catalog{Dir: ro.Dir, Store: o.Store, Verifier: ro.Verifier, BaseURL: ro.BaseURL}
+	cat := &releases.Catalog{Dir: ro.Dir, Store: o.Store, Verifier: ro.Verifier, BaseURL: ro.BaseURL, Refused: ro.Refused}
 	m, err := rollout.NewManager(context.Background(), rollout.Config{
 		Store: o.Store, Fleet: rollout.StoreFleet{Store: o.Store}, Releases: cat, Clock: ro.Clock, Log: o.Log,
 		Alerter: rollout.AlertChannels{Store: o.Store, Notifiers: o.Notifiers, Clock: ro.Clock},

@@ -374,7 +374,7 @@ func serveWith(ctx context.Context, o options, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	relOpts, relListener, err := o.releases.listener(&o)
+	relOpts, relListener, err := o.releases.listener(&o, enrolSt)
 	if err != nil {
 		return err
 	}

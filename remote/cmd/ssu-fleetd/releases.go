@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,9 @@ func (r *releaseOptions) flags(fs *flag.FlagSet) {
 
 // listener opens the download listener and returns the options for fleetserver.New, or nil when
 // releases are off.
-func (r *releaseOptions) listener(o *options) (*fleetserver.ReleaseOptions, net.Listener, error) {
+func (r *releaseOptions) listener(o *options, revocations interface {
+	RevokedKiosks(ctx context.Context) ([]string, error)
+}) (*fleetserver.ReleaseOptions, net.Listener, error) {
 	if r.keyring == "" {
 		return nil, nil, nil
 	}
@@ -65,7 +68,13 @@ func (r *releaseOptions) listener(o *options) (*fleetserver.ReleaseOptions, net.
 		r.url = "https://" + loopbackFor(l.Addr().String())
 	}
 	return &fleetserver.ReleaseOptions{Dir: r.dir, BaseURL: r.url,
-		Verifier: update.Rauc{Keyring: r.keyring, ScratchDir: r.scratchDir}}, l, nil
+		Verifier: update.Rauc{Keyring: r.keyring, ScratchDir: r.scratchDir},
+		// A revoked kiosk downloads nothing: read from the enrolment store at each request (a kiosk
+		// downloads a release once, and resumes it a few times at most).
+		Refused: func(ctx context.Context, kiosk string) (bool, error) {
+			ids, err := revocations.RevokedKiosks(ctx)
+			return slices.Contains(ids, kiosk), err
+		}}, l, nil
 }
 
 // serveDownloads serves the catalogue's bundles on l to clients with a certificate of the fleet CA.

@@ -5,7 +5,7 @@
 // download resumes, to clients whose certificate the fleet CA issued (enrolled kiosks).
 //
 // It must never publish a bundle that did not verify, never replace a published version, and never
-// serve a bundle to a client without a verified certificate.
+// serve a bundle to a client without a verified certificate or to a kiosk Refused names.
 package releases
 
 import (
@@ -48,6 +48,9 @@ type Catalog struct {
 	Verifier Verifier
 	BaseURL  string // where kiosks reach Downloads, e.g. https://fleet.example:8443
 	MaxSize  int64  // largest bundle accepted; default 4 GiB
+	// Refused, if set, says whether a kiosk (its certificate's CN) is refused downloads although its
+	// certificate verifies: a revoked kiosk.
+	Refused func(ctx context.Context, kiosk string) (bool, error)
 
 	served atomic.Int64 // bundle bytes served
 	gets   atomic.Int64 // bundle requests answered
@@ -155,6 +158,17 @@ func (c *Catalog) Downloads() http.Handler {
 			http.Error(w, "a kiosk certificate is required", http.StatusForbidden)
 			return
 		}
+		if c.Refused != nil {
+			refused, err := c.Refused(r.Context(), r.TLS.VerifiedChains[0][0].Subject.CommonName)
+			if err != nil {
+				http.Error(w, "cannot check revocations", http.StatusServiceUnavailable)
+				return
+			}
+			if refused {
+				http.Error(w, "this kiosk is revoked", http.StatusForbidden)
+				return
+			}
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
@@ -177,20 +191,19 @@ func (c *Catalog) Downloads() http.Handler {
 			return
 		}
 		c.gets.Add(1)
-		cw := &countingWriter{ResponseWriter: w}
-		defer func() { c.served.Add(cw.n) }()
-		http.ServeContent(cw, r, name, st.ModTime(), f)
+		http.ServeContent(&countingWriter{ResponseWriter: w, n: &c.served}, r, name, st.ModTime(), f)
 	})
 }
 
+// countingWriter adds what it writes to n as it goes, so a download cut short counts too.
 type countingWriter struct {
 	http.ResponseWriter
-	n int64
+	n *atomic.Int64
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
-	w.n += int64(n)
+	w.n.Add(int64(n))
 	return n, err
 }
 

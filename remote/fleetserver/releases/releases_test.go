@@ -77,6 +77,14 @@ func TestPublishAndDownloads(t *testing.T) {
 	if n, reqs := cat.Served(); n != int64(len(body)-50000) || reqs != 1 {
 		t.Fatalf("served %d bytes in %d requests", n, reqs)
 	}
+	// A revoked kiosk, its certificate still valid, downloads nothing.
+	cat.Refused = func(_ context.Context, k string) (bool, error) { return k == "kiosk-0002", nil }
+	revoked := &http.Client{Transport: &http.Transport{TLSClientConfig: p.Client(t, "kiosk-0002")}}
+	if resp, err := revoked.Get(url); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a revoked kiosk's download: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	for _, bad := range []string{"/releases/../fleet.db", "/releases/" + strings.Repeat("g", 64) + ".raucb", "/other"} {
 		resp, err := kiosk.Get(srv.URL + bad)
 		if err != nil {
