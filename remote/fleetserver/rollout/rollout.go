@@ -60,6 +60,9 @@ type Plan struct {
 	// was rebooting halts the rollout; default 20 min.
 	OfflineBound time.Duration `json:"offline_bound,omitempty"`
 	AllowOlder   bool          `json:"allow_older,omitempty"` // install even where the kiosk runs a newer version
+	// ResendAfter: an online kiosk that has not started its download this long after it was sent the
+	// update (the command was lost: a broker restart) is sent it again; default 15 min.
+	ResendAfter time.Duration `json:"resend_after,omitempty"`
 	// BusyHours: per site, "HH:MM-HH:MM" local to the kiosk, when its kiosks must not reboot into the
 	// release (they install, then wait).
 	BusyHours map[string]string `json:"busy_hours,omitempty"`
@@ -70,6 +73,7 @@ const (
 	DefaultGrowth       = 4
 	DefaultSoak         = 30 * time.Minute
 	DefaultOfflineBound = 20 * time.Minute
+	DefaultResendAfter  = 15 * time.Minute
 	MaxFailures         = 2 // install failures of one kiosk that halt a rollout
 )
 
@@ -82,6 +86,9 @@ func (p Plan) withDefaults() Plan {
 	}
 	if p.OfflineBound <= 0 {
 		p.OfflineBound = DefaultOfflineBound
+	}
+	if p.ResendAfter <= 0 {
+		p.ResendAfter = DefaultResendAfter
 	}
 	return p
 }
@@ -397,14 +404,20 @@ func (r *Rollout) Tick(now time.Time) Effects {
 	if r.State != Running {
 		return Effects{}
 	}
-	for _, id := range r.Waves[r.Wave] {
-		p := r.Kiosks[id]
-		if p.Phase == Rebooting && now.Sub(p.Since) > r.Plan.OfflineBound {
-			return r.halt(id, fmt.Sprintf("%s has not come back on %s %v after its reboot", id, r.Release.Version, r.Plan.OfflineBound), now)
+	var resend Effects
+	for w := 0; w <= r.Wave; w++ {
+		for _, id := range r.Waves[w] {
+			p := r.Kiosks[id]
+			if p.Phase == Rebooting && now.Sub(p.Since) > r.Plan.OfflineBound {
+				return r.halt(id, fmt.Sprintf("%s has not come back on %s %v after its reboot", id, r.Release.Version, r.Plan.OfflineBound), now)
+			}
+			if p.Phase == Sent && p.Online && now.Sub(p.Since) > r.Plan.ResendAfter {
+				resend.Send = append(resend.Send, r.send(p, now))
+			}
 		}
 	}
-	if !r.waveSoaked(now) {
-		return Effects{}
+	if len(resend.Send) > 0 || !r.waveSoaked(now) {
+		return resend
 	}
 	if r.Wave+1 < len(r.Waves) {
 		return r.startWave(r.Wave+1, now)

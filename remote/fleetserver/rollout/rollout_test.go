@@ -325,3 +325,29 @@ func TestRollbackInstallsThePreviousReleaseOnKiosksReached(t *testing.T) {
 		}
 	}
 }
+
+func TestLostCommandIsSentAgain(t *testing.T) {
+	ctx := context.Background()
+	m, s, c, _, _ := newManager(t, newFleet(5, 1, "v1.0.0"))
+	r, err := m.Start(ctx, "alice", rel, Target{}, Plan{Canary: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := r.Waves[0][0]
+	c.Add(DefaultResendAfter - time.Second)
+	m.Tick(ctx)
+	if n := len(s.sent[k]); n != 1 {
+		t.Fatalf("%d commands before the resend time", n)
+	}
+	c.Add(2 * time.Second)
+	m.Tick(ctx)
+	if cmds := s.sent[k]; len(cmds) != 2 || cmds[0].ID == cmds[1].ID {
+		t.Fatalf("the lost command was not sent again under a new id: %+v", cmds)
+	}
+	report(m, k, fleet.StepDownloading, "v1.0.0", "")
+	c.Add(time.Hour)
+	m.Tick(ctx)
+	if n := len(s.sent[k]); n != 2 {
+		t.Fatalf("a kiosk that is downloading was sent the command again (%d)", n)
+	}
+}
