@@ -76,6 +76,7 @@ func humanDuration(d time.Duration) string {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, page string, v viewer, data map[string]any) {
 	data["V"] = v
 	data["Path"] = r.URL.Path
+	data["HasReleases"] = s.cfg.Releases != nil && s.cfg.Rollouts != nil
 	var buf bytes.Buffer
 	name := "layout"
 	if page == "print" {
