@@ -12,7 +12,7 @@
 #   build.sh keys   OUT           the development update signing key, made on first use
 #   build.sh package OUT          OUT/bin/{ssu-kiosk,ssu-ctl} → the deb (no go build)
 #
-# VERSION is $SSU_VERSION, else `git describe --always --dirty`.
+# VERSION is $SSU_VERSION, else image/version.sh (the one place it is computed; see provisioning/version).
 # The update signing key: $SSU_RAUC_CERT and $SSU_RAUC_KEY (a file or a PKCS#11 URI), the keyring the
 # image trusts $SSU_RAUC_KEYRING (default: the certificate). Without them a development key is made
 # once in bin/rauc-dev/ (never committed; see image/README.md).

@@ -24,6 +24,8 @@ func TestVersionOrder(t *testing.T) {
 		{"3e39f17", "v1.2.0", ErrUnordered},
 		{"v1.2.0", "3e39f17-dirty", ErrUnordered},
 		{"3e39f17", "3e39f17", nil},
+		{"0.0.52-gabc1234", "0.0.51-gdef5678", nil}, // builds without a tag (image/version.sh)
+		{"0.0.51-gdef5678", "0.0.52-gabc1234-dirty", ErrOlder},
 	} {
 		if got := newerOrSame(tc.bundle, tc.running); !errors.Is(got, tc.want) {
 			t.Errorf("bundle %s over running %s: %v, want %v", tc.bundle, tc.running, got, tc.want)

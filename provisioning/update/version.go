@@ -4,52 +4,23 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
+
+	"ssu-kiosk/provisioning/version"
 )
 
-// describe matches what `git describe --tags` gives for a tag vX.Y.Z: vX.Y.Z, vX.Y.Z-N-gHASH, with
-// -dirty after either (the v optional).
-var describe = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)(?:-(\d+)-g[0-9a-f]+)?(-dirty)?$`)
-
-// order gives a version's place: major, minor, patch, commits since the tag.
-func order(v string) ([4]int, bool) {
-	m := describe.FindStringSubmatch(v)
-	if m == nil {
-		return [4]int{}, false
-	}
-	var o [4]int
-	for i := 0; i < 4; i++ {
-		if m[i+1] != "" {
-			n, err := strconv.Atoi(m[i+1])
-			if err != nil {
-				return [4]int{}, false
-			}
-			o[i] = n
-		}
-	}
-	return o, true
-}
-
 // newerOrSame is nil when bundle is the running version or newer; ErrOlder when older; ErrUnordered
-// when either is not a version git describe gives for a vX.Y.Z tag (a bare commit, say).
+// when either is not a version package version can order (a bare commit, say). The order is
+// version.Compare's, the one every build is stamped for.
 func newerOrSame(bundle, running string) error {
 	if bundle == running {
 		return nil
 	}
-	b, okB := order(bundle)
-	r, okR := order(running)
-	if !okB || !okR {
+	if !version.Valid(bundle) || !version.Valid(running) {
 		return ErrUnordered
 	}
-	for i := range b {
-		if b[i] != r[i] {
-			if b[i] < r[i] {
-				return ErrOlder
-			}
-			return nil
-		}
+	if version.Compare(bundle, running) < 0 {
+		return ErrOlder
 	}
 	return nil
 }

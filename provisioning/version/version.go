@@ -141,6 +141,13 @@ func isNumber(s string) bool {
 	return true
 }
 
+// Valid reports whether s is a version Compare can order (a build's, or a tag's): not "dev", not a bare
+// commit name.
+func Valid(s string) bool {
+	_, ok := parse(s)
+	return ok
+}
+
 // Compare orders two versions: -1 when a is older than b, 0 when neither is, +1 when a is newer.
 //
 // The order is semantic versioning's on MAJOR.MINOR.PATCH and the tag's pre-release (v1.2.0-rc.1 before
