@@ -663,10 +663,13 @@ func (r *Runner) Health() Health {
 }
 
 // contractLanguage is the identity contract's name for the language the person chose, so the service writes
-// the code's email or text message in it; English for anything the contract does not know.
+// the code's email or text message in it. English is left out of the request (the contract reads an absent
+// language as English), so a kiosk keeps working in English with an identity service that predates the
+// field (contract 1.0.0, which refuses fields it does not name); only a Welsh session needs a service that
+// knows it.
 func contractLanguage(l texts.Lang) identity.Language {
 	if l == texts.Welsh {
 		return identity.LanguageWelsh
 	}
-	return identity.LanguageEnglish
+	return ""
 }
