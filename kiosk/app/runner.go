@@ -10,6 +10,7 @@ import (
 	"ssu-kiosk/hal/card"
 	"ssu-kiosk/hal/led"
 	"ssu-kiosk/kiosk/flow"
+	"ssu-kiosk/kiosk/flow/texts"
 	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/errcat"
 )
@@ -399,7 +400,8 @@ func (r *Runner) execute(e flow.Effect) {
 		r.op(e.Seq, false, func(ctx context.Context) flow.Event {
 			defer e.Address.Wipe()
 			addr := identity.Secret(e.Address)
-			res, err := r.cfg.Identity.SendCode(ctx, sid, identity.SendCodeRequest{Method: identity.Method(e.Method), Address: addr})
+			res, err := r.cfg.Identity.SendCode(ctx, sid, identity.SendCodeRequest{Method: identity.Method(e.Method), Address: addr,
+				Language: contractLanguage(e.Lang)})
 			r.noteIdentity(err)
 			ev := flow.CodeSent{At: time.Now(), Seq: e.Seq, SendsLeft: res.SendsLeft,
 				RetryAfter: time.Duration(res.RetryAfterSeconds) * time.Second, Err: err}
@@ -658,4 +660,16 @@ func (r *Runner) Health() Health {
 		}
 	}
 	return h
+}
+
+// contractLanguage is the identity contract's name for the language the person chose, so the service writes
+// the code's email or text message in it. English is left out of the request (the contract reads an absent
+// language as English), so a kiosk keeps working in English with an identity service that predates the
+// field (contract 1.0.0, which refuses fields it does not name); only a Welsh session needs a service that
+// knows it.
+func contractLanguage(l texts.Lang) identity.Language {
+	if l == texts.Welsh {
+		return identity.LanguageWelsh
+	}
+	return ""
 }

@@ -82,6 +82,7 @@ type fakeService struct {
 	mu        sync.Mutex
 	completed []identity.CompleteRequest
 	addresses []string
+	languages []identity.Language
 	wrongLeft int
 }
 
@@ -100,6 +101,7 @@ func (s *fakeService) StartSession(_ context.Context, req identity.StartSessionR
 func (s *fakeService) SendCode(_ context.Context, sid string, req identity.SendCodeRequest) (identity.SendCodeResult, error) {
 	s.mu.Lock()
 	s.addresses = append(s.addresses, string(req.Address))
+	s.languages = append(s.languages, req.Language)
 	s.mu.Unlock()
 	return identity.SendCodeResult{Accepted: true, SendsLeft: 2, RetryAfterSeconds: 30}, nil
 }

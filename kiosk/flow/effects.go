@@ -1,6 +1,9 @@
 package flow
 
-import "ssu-kiosk/remote/identity/errcat"
+import (
+	"ssu-kiosk/kiosk/flow/texts"
+	"ssu-kiosk/remote/identity/errcat"
+)
 
 // Effect is work for the runner. Effects that reach the card or the service carry Seq; the runner reports
 // back with an event holding the same Seq. Secrets in effects are copies the runner owns and wipes.
@@ -20,11 +23,13 @@ type StartSession struct {
 	Proof Proof
 }
 
-// SendCode: ask the service to send a code to the address typed, answer CodeSent.
+// SendCode: ask the service to send a code to the address typed, written in Lang (the language the
+// screens are shown in when it is sent), answer CodeSent.
 type SendCode struct {
 	Seq     uint64
 	Method  Method
 	Address Secret
+	Lang    texts.Lang
 }
 
 // VerifyCode: check the security code typed, answer CodeChecked.

@@ -102,3 +102,43 @@ func (d *driver) removeAndWaitIfClosing() {
 		d.advance(d.m.cfg.NoticeTime)
 	}
 }
+
+// The code is asked for in the language the screens are in at that moment, so the identity service writes
+// the email or text message in it: English by default, Welsh once chosen (on any screen before).
+func TestSendCodeCarriesTheLanguage(t *testing.T) {
+	d := newDriver(t, testConfig())
+	toSendingCode(d)
+	if got := latest[SendCode](d).Lang; got != texts.English {
+		t.Fatalf("code asked for in %q, want English", got)
+	}
+	d = newDriver(t, testConfig())
+	toEnterAddress(d)
+	d.send(LanguageChosen{At: d.now, Lang: texts.Welsh})
+	d.typ(testEmail)
+	d.press(ButtonContinue)
+	d.want(SendingCode)
+	if got := latest[SendCode](d).Lang; got != texts.Welsh {
+		t.Fatalf("code asked for in %q, want Welsh", got)
+	}
+}
+
+// The reasons the reference identity service gives for a method being unavailable are shown in the
+// person's language.
+func TestServiceMethodNotesInWelsh(t *testing.T) {
+	d := newDriver(t, testConfig())
+	d.send(LanguageChosen{At: d.now, Lang: texts.Welsh})
+	toChooseMethodWith(d, []MethodOffer{
+		{Method: MethodEmail, Available: false, Note: "Email delivery is not configured."},
+		{Method: MethodSMS, Available: false, Note: "Text messages are not available for your profile."},
+		{Method: MethodFace, Available: false, Note: "Face verification is currently unavailable."},
+	})
+	body := strings.Join(d.m.Screen().Body, "\n")
+	for _, want := range []string{"Nid yw anfon e-bost", "Nid yw negeseuon testun", "Nid yw dilysu wyneb"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the service's notes are not in Welsh:\n%s", body)
+		}
+	}
+	if miss := d.m.MissingTexts(); len(miss) > 0 {
+		t.Errorf("texts missing from the catalogue: %q", miss)
+	}
+}

@@ -746,7 +746,7 @@ func (m *Machine) sendCode() {
 	seq := m.begin(opSend, m.cfg.OperationTimeout)
 	s.code.wipe()
 	m.setState(SendingCode)
-	m.emit(SendCode{Seq: seq, Method: s.method, Address: copySecret(s.address.bytes())})
+	m.emit(SendCode{Seq: seq, Method: s.method, Address: copySecret(s.address.bytes()), Lang: m.Language()})
 }
 
 func (m *Machine) onConfirm() {

@@ -52,3 +52,33 @@ func TestSecretJSONMatchesEncodingJSON(t *testing.T) {
 		t.Errorf("null: %q %v", null, err)
 	}
 }
+
+// TestSendCodeRequestJSON: the hand-built JSON of a send-code request is what encoding/json makes of it,
+// with the language only when one is set (kiosks that send none get English).
+func TestSendCodeRequestJSON(t *testing.T) {
+	for _, lang := range []identity.Language{"", identity.LanguageEnglish, identity.LanguageWelsh} {
+		req := identity.SendCodeRequest{Method: identity.MethodEmail, Address: identity.Secret("sam@nhs.net"), Language: lang}
+		got := req.AppendJSON(nil)
+		want, _ := json.Marshal(struct {
+			Method   string `json:"method"`
+			Address  string `json:"address"`
+			Language string `json:"language,omitempty"`
+		}{"email", "sam@nhs.net", string(lang)})
+		if !bytes.Equal(got, want) {
+			t.Errorf("language %q: AppendJSON = %s, want %s", lang, got, want)
+		}
+		var back identity.SendCodeRequest
+		if err := json.Unmarshal(got, &back); err != nil || back.Language != lang || back.Language.OrDefault() == "" {
+			t.Errorf("language %q: decoded %q, %v", lang, back.Language, err)
+		}
+	}
+	for _, bad := range []string{`{"language":""}`, `{"language":null}`, `{"language":7}`} {
+		var req identity.SendCodeRequest
+		if err := json.Unmarshal([]byte(bad), &req); err == nil {
+			t.Errorf("%s accepted: the contract allows the language to be absent, never empty", bad)
+		}
+	}
+	if identity.Language("fr").Valid() || !identity.Language("").Valid() || !identity.LanguageWelsh.Valid() {
+		t.Error("Valid: only en, cy and empty are languages of the contract")
+	}
+}

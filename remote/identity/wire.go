@@ -1,6 +1,10 @@
 package identity
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"ssu-kiosk/remote/identity/errcat"
@@ -126,10 +130,50 @@ type Session struct {
 	HolderName string `json:"holderName,omitempty"`
 }
 
+// Language is the language the person chose at the kiosk, as a BCP 47 tag; the service writes to the
+// person (the code's email and text message) in it.
+type Language string
+
+// The languages of the contract. An empty Language means English, so kiosks that send none keep working.
+const (
+	LanguageEnglish Language = "en"
+	LanguageWelsh   Language = "cy"
+)
+
+// Valid reports whether l is one of the languages above, or empty (English).
+func (l Language) Valid() bool { return l == "" || l == LanguageEnglish || l == LanguageWelsh }
+
+// UnmarshalJSON takes a JSON string and refuses null and "": the contract allows the field to be absent
+// (English), never empty. Whether the string is a language of the contract is Valid's to say.
+func (l *Language) UnmarshalJSON(b []byte) error {
+	var s string
+	if bytes.Equal(b, []byte("null")) {
+		return errors.New("language: null")
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("language: %w", err)
+	}
+	if s == "" {
+		return errors.New("language: empty")
+	}
+	*l = Language(s)
+	return nil
+}
+
+// OrDefault is l, or English when l is empty.
+func (l Language) OrDefault() Language {
+	if l == "" {
+		return LanguageEnglish
+	}
+	return l
+}
+
 // SendCodeRequest asks for a code to be sent to the address the person typed.
 type SendCodeRequest struct {
 	Method  Method `json:"method"`
 	Address Secret `json:"address"`
+	// Language is the language the code's message is written in; English when empty.
+	Language Language `json:"language,omitempty"`
 }
 
 // AppendJSON appends the request as JSON, built in the byte slice so the address is never in a Go string.
@@ -137,7 +181,12 @@ func (r SendCodeRequest) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"method":`...)
 	dst = Secret(r.Method).AppendJSON(dst)
 	dst = append(dst, `,"address":`...)
-	return append(r.Address.AppendJSON(dst), '}')
+	dst = r.Address.AppendJSON(dst)
+	if r.Language != "" {
+		dst = append(dst, `,"language":`...)
+		dst = Secret(r.Language).AppendJSON(dst)
+	}
+	return append(dst, '}')
 }
 
 // jsonAppender is a request or answer that holds a secret and encodes itself into a byte slice the caller

@@ -35,6 +35,10 @@ var english = []string{
 	"Mobile phone security code is currently unavailable.",
 	"Face verification",
 	"Face verification is currently unavailable.",
+	// Why a method is unavailable, as the reference identity service says it (the session's method notes),
+	// so the kiosk shows it in the person's language.
+	"Email delivery is not configured.",
+	"Text messages are not available for your profile.",
 	"Enter your mobile phone number",
 	"Enter the mobile phone number on your profile. If it matches, we will send a security code to it.",
 	"Mobile phone number",

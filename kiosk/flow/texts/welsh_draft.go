@@ -42,6 +42,8 @@ var welsh = map[string]catalog.Message{
 	"Mobile phone security code is currently unavailable.":   catalog.String("Nid yw cod diogelwch drwy ffôn symudol ar gael ar hyn o bryd."),
 	"Face verification":                                      catalog.String("Dilysu wyneb"),
 	"Face verification is currently unavailable.":            catalog.String("Nid yw dilysu wyneb ar gael ar hyn o bryd."),
+	"Email delivery is not configured.":                      catalog.String("Nid yw anfon e-bost wedi'i osod."),
+	"Text messages are not available for your profile.":      catalog.String("Nid yw negeseuon testun ar gael ar gyfer eich proffil."),
 	"Enter your mobile phone number":                         catalog.String("Rhowch rif eich ffôn symudol"),
 	"Enter the mobile phone number on your profile. If it matches, we will send a security code to it.": catalog.String(
 		"Rhowch y rhif ffôn symudol sydd ar eich proffil. Os yw'n cyfateb, byddwn yn anfon cod diogelwch ato."),

@@ -98,6 +98,7 @@ type serveFlags struct {
 	tlsCert, tlsKey, clientCA, cardCA, demoProfiles, logLevel                       string
 	clientCRL, fleetIdentity                                                        string
 	smsURL, smsServiceID, smsSecretFile, smsTemplate, smtpPasswordFile, smtpCA      string
+	smsTemplateWelsh                                                                string
 	demo                                                                            bool
 	sendGap, wrongCodeWindow                                                        time.Duration
 	kioskLimit, cardLimit, wrongCodeLimit                                           int
@@ -120,6 +121,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.smsServiceID, "sms-service-id", "", "Notify service id (JWT issuer)")
 	fs.StringVar(&f.smsSecretFile, "sms-secret-file", "", "file holding the Notify API secret")
 	fs.StringVar(&f.smsTemplate, "sms-template", "", "Notify template id; the template has a ((code)) field")
+	fs.StringVar(&f.smsTemplateWelsh, "sms-template-cy", "", "Notify template id for people who chose Welsh at the kiosk (default: --sms-template)")
 	fs.StringVar(&f.allowDomains, "allow-domains", "", "comma-separated email domains to add to the allow list")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "service certificate (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "service private key (PEM)")
@@ -370,7 +372,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("--sms-secret-file: %w", err)
 		}
-		cfg.SMS = &idservice.NotifySMS{BaseURL: f.smsURL, ServiceID: f.smsServiceID, Secret: []byte(strings.TrimSpace(string(secret))), TemplateID: f.smsTemplate}
+		cfg.SMS = &idservice.NotifySMS{BaseURL: f.smsURL, ServiceID: f.smsServiceID, Secret: []byte(strings.TrimSpace(string(secret))), TemplateID: f.smsTemplate, WelshTemplateID: f.smsTemplateWelsh}
 		clear(secret)
 	}
 	if cfg.Email == nil {

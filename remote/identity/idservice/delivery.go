@@ -32,15 +32,19 @@ import (
 type Message struct {
 	Method    identity.Method
 	SessionID string
-	To        string
-	Code      identity.Secret
-	Subject   string
-	Body      []byte
+	// Language is the language Subject and Body are written in (never empty), for a courier whose
+	// provider holds the wording itself (NotifySMS's templates).
+	Language identity.Language
+	To       string
+	Code     identity.Secret
+	Subject  string
+	Body     []byte
 }
 
-// LogValue shows only the method and session.
+// LogValue shows only the method, session and language.
 func (m Message) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("method", string(m.Method)), slog.String("session", m.SessionID))
+	return slog.GroupValue(slog.String("method", string(m.Method)), slog.String("session", m.SessionID),
+		slog.String("language", string(m.Language)))
 }
 
 // Courier delivers a message by one method. Errors never contain the address or the code.
@@ -147,14 +151,25 @@ func smtpError(err error) error {
 
 // NotifySMS sends text messages through a GOV.UK Notify-style HTTP API: POST {BaseURL}/v2/notifications/sms
 // with a JSON body {phone_number, template_id, personalisation{code}, reference} and a bearer JWT (HS256,
-// iss = ServiceID, iat = now) signed with the API secret.
+// iss = ServiceID, iat = now) signed with the API secret. The wording is the provider's template, one per
+// language: WelshTemplateID for a message in Welsh, TemplateID otherwise.
 type NotifySMS struct {
 	BaseURL    string
 	ServiceID  string
 	Secret     []byte
 	TemplateID string
-	HTTP       *http.Client
-	Now        func() time.Time
+	// WelshTemplateID is the Welsh template; when empty, Welsh messages use TemplateID (English).
+	WelshTemplateID string
+	HTTP            *http.Client
+	Now             func() time.Time
+}
+
+// template is the template for the message's language.
+func (n *NotifySMS) template(l identity.Language) string {
+	if l == identity.LanguageWelsh && n.WelshTemplateID != "" {
+		return n.WelshTemplateID
+	}
+	return n.TemplateID
 }
 
 // Deliver posts one text message.
@@ -164,7 +179,7 @@ func (n *NotifySMS) Deliver(ctx context.Context, m Message) error {
 	body = append(body, `{"phone_number":`...)
 	body = identity.Secret(m.To).AppendJSON(body)
 	body = append(body, `,"template_id":`...)
-	body = identity.Secret(n.TemplateID).AppendJSON(body)
+	body = identity.Secret(n.template(m.Language)).AppendJSON(body)
 	body = append(body, `,"personalisation":{"code":`...)
 	body = m.Code.AppendJSON(body)
 	body = append(body, `},"reference":`...)

@@ -218,3 +218,34 @@ func TestNotifySMS(t *testing.T) {
 		t.Fatalf("failed delivery: %v", err)
 	}
 }
+
+// TestNotifySMSWelshTemplate: a message in Welsh goes out with the Welsh template when one is set, and with
+// the (English) template when none is.
+func TestNotifySMSWelshTemplate(t *testing.T) {
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = nil
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	n := &idservice.NotifySMS{BaseURL: srv.URL, ServiceID: "svc-1", Secret: []byte("k"), TemplateID: "tpl-en", WelshTemplateID: "tpl-cy"}
+	for _, tc := range []struct {
+		welsh string
+		lang  identity.Language
+		want  string
+	}{
+		{"tpl-cy", identity.LanguageWelsh, "tpl-cy"},
+		{"tpl-cy", identity.LanguageEnglish, "tpl-en"},
+		{"", identity.LanguageWelsh, "tpl-en"},
+	} {
+		n.WelshTemplateID = tc.welsh
+		m := idservice.Message{Method: identity.MethodSMS, SessionID: "sess", To: "07700900123", Code: identity.Secret("654321"), Language: tc.lang}
+		if err := n.Deliver(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		if got["template_id"] != tc.want {
+			t.Errorf("Welsh template %q, message in %s: template %v, want %s", tc.welsh, tc.lang, got["template_id"], tc.want)
+		}
+	}
+}

@@ -17,6 +17,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"cardSerial":"00000000000000000000000000000001","holderUuid":"555000000001","pivAuthCert":"MIIB","cardAuthCert":"MIIB","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","signature":"MEUCIQ=="}`,
 		`{"method":"email","address":"sam.example@nhs.net"}`,
 		`{"method":"sms","address":null}`,
+		`{"method":"email","address":"sam.example@nhs.net","language":"cy"}`,
+		`{"method":"email","address":"sam.example@nhs.net","language":""}`,
 		`{"code":"123456"}`,
 		`{"code":123456}`,
 		`{"outcome":"failed","reason":"ERR2006"}`,
@@ -34,7 +36,9 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 		}
 		var send identity.SendCodeRequest
-		_ = decodeRequest(bytes.NewReader(data), &send)
+		if decodeRequest(bytes.NewReader(data), &send) == nil && send.Language.Valid() {
+			_ = codeMessage(wordingFor(send.Language), identity.Secret("123456"))
+		}
 		var verify identity.VerifyCodeRequest
 		_ = decodeRequest(bytes.NewReader(data), &verify)
 		var done identity.CompleteRequest

@@ -87,6 +87,7 @@ func (c *captureCourier) Deliver(_ context.Context, m idservice.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m.Code = append(identity.Secret(nil), m.Code...)
+	m.Body = append([]byte(nil), m.Body...) // the service clears its own once Deliver returns
 	c.msgs = append(c.msgs, m)
 	return nil
 }
@@ -210,7 +211,7 @@ func (h *harness) checkLogsClean() {
 			h.t.Errorf("log holds personal data or a secret (%q)", bad)
 		}
 	}
-	if regexp.MustCompile(`security code is`).MatchString(logs) {
+	if regexp.MustCompile(`security code is|cod diogelwch yw`).MatchString(logs) {
 		h.t.Error("log holds a message body")
 	}
 	// Every code the service sent, by email (the outbox) or SMS, as a token of its own in any line.
@@ -279,10 +280,21 @@ func (h *harness) start(c *identity.Client, serial string) identity.Session {
 	return s
 }
 
-var codeRE = regexp.MustCompile(`security code is ([0-9]{6})`)
+// codeRE finds the code in a message body, English or Welsh.
+var codeRE = regexp.MustCompile(`(?:security code is|cod diogelwch yw) ([0-9]{6})`)
 
 // outboxCode waits for the n-th message (1-based) the outbox holds for a session and returns its code.
 func (h *harness) outboxCode(sessionID string, n int) identity.Secret {
+	h.t.Helper()
+	m := codeRE.FindSubmatch(h.outboxMessage(sessionID, n))
+	if m == nil {
+		h.t.Fatalf("no code in outbox message")
+	}
+	return identity.Secret(m[1])
+}
+
+// outboxMessage waits for the n-th email (1-based) the outbox holds for a session and returns the file.
+func (h *harness) outboxMessage(sessionID string, n int) []byte {
 	h.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -292,11 +304,7 @@ func (h *harness) outboxCode(sessionID string, n int) identity.Secret {
 			if err != nil {
 				h.t.Fatal(err)
 			}
-			m := codeRE.FindSubmatch(b)
-			if m == nil {
-				h.t.Fatalf("no code in outbox message")
-			}
-			return identity.Secret(m[1])
+			return b
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -462,8 +462,8 @@ func normalMobile(s string) string {
 	return d
 }
 
-// SendCode sends a fresh code to the profile's address when the typed address matches it. The answer does
-// not depend on whether it matched.
+// SendCode sends a fresh code to the profile's address when the typed address matches it, written in the
+// request's language (English when it names none). The answer does not depend on whether it matched.
 func (s *Service) SendCode(ctx context.Context, c call, id string, req identity.SendCodeRequest) (identity.SendCodeResult, error) {
 	defer req.Address.Zero()
 	var courier Courier
@@ -478,6 +478,9 @@ func (s *Service) SendCode(ctx context.Context, c call, id string, req identity.
 	}
 	if len(req.Address) == 0 || len(req.Address) > 320 {
 		return identity.SendCodeResult{}, refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("address must be 1-320 bytes"))
+	}
+	if !req.Language.Valid() {
+		return identity.SendCodeResult{}, refuse(http.StatusBadRequest, errcat.ERR1012, errors.New("unknown language"))
 	}
 	rec, err := s.session(ctx, c, id)
 	if err != nil {
@@ -525,8 +528,9 @@ func (s *Service) SendCode(ctx context.Context, c call, id string, req identity.
 	detail := "address did not match"
 	if match {
 		detail = "address matched; code sent"
-		s.deliver(c, Message{Method: req.Method, SessionID: rec.ID, To: to, Code: code,
-			Subject: "Your smartcard unlock security code", Body: codeMessage(code)})
+		w := wordingFor(req.Language)
+		s.deliver(c, Message{Method: req.Method, SessionID: rec.ID, To: to, Code: code, Language: req.Language.OrDefault(),
+			Subject: w.Subject, Body: codeMessage(w, code)})
 	} else {
 		code.Zero()
 	}
@@ -553,20 +557,6 @@ func (s *Service) sendRefusal(ctx context.Context, c call, id string, now time.T
 	s.audit(ctx, c, AuditEntry{ProfileUUID: rec.ProfileUUID, CardSerial: rec.CardSerial, SessionID: rec.ID,
 		Action: "code.send", Outcome: "refused", Detail: e.cause.Error()})
 	return e
-}
-
-// codeMessage is the text of a code message, built in a byte slice (never a Go string, which cannot be
-// wiped) that deliver clears after sending.
-func codeMessage(code identity.Secret) []byte {
-	const (
-		before = "Your security code is "
-		after  = ".\n\nEnter it at the kiosk within 15 minutes of inserting your smartcard.\n" +
-			"If you did not ask for this code, tell your Registration Authority (RA)."
-	)
-	b := make([]byte, 0, len(before)+len(code)+len(after))
-	b = append(b, before...)
-	b = append(b, code...)
-	return append(b, after...)
 }
 
 // deliver sends m in the background and zeroes its code and body afterwards.
