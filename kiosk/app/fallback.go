@@ -26,8 +26,10 @@ const fallbackFile = "fallback-reported.json"
 // not stay booted), returns the fallback. It is reported to the fleet once, as an update event with the
 // step the rollout engine halts on (fleet.StepFellBack, Release the failed version, Reason naming the
 // version back on); stateDir remembers it across restarts. With no fallback the memory is cleared, so a
-// later fallback is reported again. Errors are logged: a kiosk must start whatever its update status.
-func CheckFallback(ctx context.Context, st UpdateStatus, events EventRecorder, stateDir string, log *slog.Logger) (update.Fallback, bool) {
+// later fallback is reported again. imageVersion, the running image's own (os-release), names the
+// version back on where RAUC knows none (a slot written at the factory, not by a bundle). Errors are
+// logged: a kiosk must start whatever its update status.
+func CheckFallback(ctx context.Context, st UpdateStatus, events EventRecorder, stateDir, imageVersion string, log *slog.Logger) (update.Fallback, bool) {
 	status, err := st.Status(ctx)
 	if err != nil {
 		log.Warn("update status unread: a fallback is not reported", "err", err)
@@ -40,6 +42,9 @@ func CheckFallback(ctx context.Context, st UpdateStatus, events EventRecorder, s
 			log.Warn("fallback memory not cleared", "err", err)
 		}
 		return update.Fallback{}, false
+	}
+	if fb.RunningVersion == "" {
+		fb.RunningVersion = imageVersion
 	}
 	log.Warn("this kiosk fell back", "failed", fb.FailedVersion, "failed_slot", fb.FailedSlot,
 		"running", fb.RunningVersion, "running_slot", fb.RunningSlot)

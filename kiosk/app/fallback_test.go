@@ -76,7 +76,7 @@ func TestFallbackReportedOnce(t *testing.T) {
 		control := NewFleetControl(Config{}, &fleetLights{}, nil, "", discardLog())
 		control.Runner = newRig(t).r
 		agent, ob := fallbackAgent(t, dir, control)
-		fb, ok := CheckFallback(ctx, fakeStatus{st: fellBackStatus()}, agent, dir, discardLog())
+		fb, ok := CheckFallback(ctx, fakeStatus{st: fellBackStatus()}, agent, dir, "1.2.0", discardLog())
 		if !ok || fb.FailedVersion != "1.3.0" || fb.RunningVersion != "1.2.0" {
 			t.Fatalf("start %d: CheckFallback = %+v, %v", start, fb, ok)
 		}
@@ -112,7 +112,7 @@ func TestNoFallbackNoReport(t *testing.T) {
 	good.Slots[1].BootStatus = "good"
 	good.Slots[1].Installed = "2026-11-01T10:00:00Z"
 	for _, st := range []fakeStatus{{st: good}, {err: errors.New("rauc: no such service")}} {
-		if fb, ok := CheckFallback(ctx, st, agent, dir, discardLog()); ok {
+		if fb, ok := CheckFallback(ctx, st, agent, dir, "1.2.0", discardLog()); ok {
 			t.Errorf("status %+v: a fallback %+v", st, fb)
 		}
 	}
@@ -124,10 +124,28 @@ func TestNoFallbackNoReport(t *testing.T) {
 	}
 	// Fell back, recovered, fell back again: two reports.
 	for _, st := range []update.Status{fellBackStatus(), good, fellBackStatus()} {
-		CheckFallback(ctx, fakeStatus{st: st}, agent, dir, discardLog())
+		CheckFallback(ctx, fakeStatus{st: st}, agent, dir, "1.2.0", discardLog())
 	}
 	if evs := updateEvents(t, ob); len(evs) != 2 {
 		t.Errorf("%d update events, want 2 (one per fallback)", len(evs))
+	}
+}
+
+// TestFallbackFactorySlot: a running slot written at the factory has no bundle version in RAUC's
+// status; the image's own version names it.
+func TestFallbackFactorySlot(t *testing.T) {
+	dir := t.TempDir()
+	control := NewFleetControl(Config{}, &fleetLights{}, nil, "", discardLog())
+	control.Runner = newRig(t).r
+	agent, ob := fallbackAgent(t, dir, control)
+	st := fellBackStatus()
+	st.Slots[0].Version, st.Slots[0].Installed = "", ""
+	fb, ok := CheckFallback(context.Background(), fakeStatus{st: st}, agent, dir, "1.1.0", discardLog())
+	if !ok || fb.RunningVersion != "1.1.0" {
+		t.Fatalf("CheckFallback = %+v, %v", fb, ok)
+	}
+	if evs := updateEvents(t, ob); len(evs) != 1 || evs[0].Reason != "back_on_1.1.0" {
+		t.Errorf("events %+v", evs)
 	}
 }
 

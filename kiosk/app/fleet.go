@@ -245,7 +245,8 @@ func OpenFleet(cfg Config, control *FleetControl, log *slog.Logger) (*FleetLink,
 		Outbox: ob, FleetKey: key, Health: control, Commands: control, Log: log}
 	// Fleet rollouts: on an image with RAUC (its system.conf and IMAGE_VERSION), update commands are
 	// downloaded beside the outbox and installed through RAUC; elsewhere they are refused.
-	if sys, err := update.ReadSystem("/etc/rauc/system.conf", "/etc/os-release"); err == nil {
+	sys, raucErr := update.ReadSystem("/etc/rauc/system.conf", "/etc/os-release")
+	if raucErr == nil {
 		lc.Installer = update.FleetInstaller{System: sys}
 		lc.UpdateDir = filepath.Join(filepath.Dir(f.Outbox), "updates")
 	}
@@ -258,7 +259,7 @@ func OpenFleet(cfg Config, control *FleetControl, log *slog.Logger) (*FleetLink,
 		// After a fallback the kiosk says so: once as an update event (which halts a rollout), and in
 		// every health report while it runs on the old slot.
 		ctx, cancel := context.WithTimeout(context.Background(), fallbackCheckTimeout)
-		if fb, ok := CheckFallback(ctx, update.Rauc{}, agent, filepath.Dir(f.Outbox), log); ok {
+		if fb, ok := CheckFallback(ctx, update.Rauc{}, agent, filepath.Dir(f.Outbox), sys.Version, log); ok {
 			control.SetFallback(fb)
 		}
 		cancel()
