@@ -46,6 +46,13 @@ func CheckFallback(ctx context.Context, st UpdateStatus, events EventRecorder, s
 	if fb.RunningVersion == "" {
 		fb.RunningVersion = imageVersion
 	}
+	// A version the fleet contract refuses would have the fleet server refuse every health report.
+	for _, v := range []*string{&fb.FailedVersion, &fb.RunningVersion} {
+		if err := fleet.ValidVersion(*v); err != nil || *v == "" {
+			log.Warn("fallback: a version the fleet cannot take is reported as unknown", "err", err)
+			*v = "unknown"
+		}
+	}
 	log.Warn("this kiosk fell back", "failed", fb.FailedVersion, "failed_slot", fb.FailedSlot,
 		"running", fb.RunningVersion, "running_slot", fb.RunningSlot)
 	if b, err := os.ReadFile(path); err == nil {

@@ -149,6 +149,28 @@ func TestFallbackFactorySlot(t *testing.T) {
 	}
 }
 
+// TestFallbackOddVersions: versions the fleet contract would refuse (free text, a long run of digits)
+// are reported as "unknown", so the health reports that carry them are still taken.
+func TestFallbackOddVersions(t *testing.T) {
+	dir := t.TempDir()
+	control := NewFleetControl(Config{}, &fleetLights{}, nil, "", discardLog())
+	control.Runner = newRig(t).r
+	agent, ob := fallbackAgent(t, dir, control)
+	st := fellBackStatus()
+	st.Slots[0].Version, st.Slots[1].Version = "", "build 2026120801"
+	fb, ok := CheckFallback(context.Background(), fakeStatus{st: st}, agent, dir, "", discardLog())
+	if !ok || fb.FailedVersion != "unknown" || fb.RunningVersion != "unknown" {
+		t.Fatalf("CheckFallback = %+v, %v", fb, ok)
+	}
+	control.SetFallback(fb)
+	if err := agent.Health(context.Background()).Validate(); err != nil {
+		t.Errorf("health: %v", err)
+	}
+	if evs := updateEvents(t, ob); len(evs) != 1 || evs[0].Release != "unknown" {
+		t.Errorf("events %+v", evs)
+	}
+}
+
 // TestFallbackReasonDigits: a running version whose commit holds six digits would be refused in the
 // reason; the slot is named instead, and the event still validates.
 func TestFallbackReasonDigits(t *testing.T) {

@@ -253,6 +253,9 @@ func TestHealthFallback(t *testing.T) {
 	} {
 		h := h
 		bad(&h)
+		if v := h.FallbackFailedVersion + h.FallbackRunningVersion; !errors.Is(ValidVersion(v), ErrInvalid) {
+			t.Errorf("%s: ValidVersion(%q) accepts it", name, v)
+		}
 		if err := h.Validate(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Validate = %v, want ErrInvalid", name, err)
 		}

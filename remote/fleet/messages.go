@@ -394,6 +394,12 @@ func isToken(s string) bool {
 	return true
 }
 
+// ValidVersion checks a version as every message's version fields are checked (app_version, release,
+// the fallback's): a short token, whose only run of six digits may be in a git commit abbreviation.
+func ValidVersion(v string) error {
+	return checkTokens("version", map[string]string{"version": maskCommit(v)})
+}
+
 // maskCommit hides from checkTokens' digit rule the abbreviated commit in an app version (git describe's
 // "-gabcdef0", which may hold six digits in a row by chance: 0.0.49-g1234567), keeping its length. Only a
 // part after a '-' that is "g" and 7 to 40 lowercase hex digits is masked; everything else is checked.
