@@ -46,8 +46,9 @@ type FleetControl struct {
 	Log        *slog.Logger
 
 	mu      sync.Mutex
-	cfg     Config        // the configuration last applied
-	methods []flow.Method // the methods offered now
+	cfg     Config          // the configuration last applied
+	methods []flow.Method   // the methods offered now
+	fell    update.Fallback // the fallback this kiosk runs after, if any
 }
 
 var (
@@ -76,10 +77,18 @@ func (c *FleetControl) KioskHealth() link.KioskHealth {
 		pattern = c.Lights.Current() // "identify" while blinking
 	}
 	c.mu.Lock()
-	version := c.cfg.Version
+	version, fell := c.cfg.Version, c.fell
 	c.mu.Unlock()
 	return link.KioskHealth{Reader: h.Reader, CardPresent: h.CardPresent, LED: pattern.String(), PCSCD: h.PCSCD,
-		IdentityReachable: h.IdentityReachable, Maintenance: h.Maintenance, ConfigVersion: version}
+		IdentityReachable: h.IdentityReachable, Maintenance: h.Maintenance, ConfigVersion: version,
+		FallbackFailed: fell.FailedVersion, FallbackRunning: fell.RunningVersion}
+}
+
+// SetFallback makes every health report carry fb: the kiosk fell back (CheckFallback).
+func (c *FleetControl) SetFallback(fb update.Fallback) {
+	c.mu.Lock()
+	c.fell = fb
+	c.mu.Unlock()
 }
 
 // SetMaintenance implements link.Commands: the walk-through goes out of service (or back) once no
@@ -193,6 +202,9 @@ func (c *FleetControl) RecentLogs(_ context.Context, n int) ([]string, error) {
 	return c.Logs.Recent(n), nil
 }
 
+// fallbackCheckTimeout bounds reading RAUC's status at start.
+const fallbackCheckTimeout = 15 * time.Second
+
 // FleetLink is the kiosk's running fleet link: the agent, its outbox, and the usage sink that feeds it.
 type FleetLink struct {
 	Agent  *link.Agent
@@ -233,7 +245,8 @@ func OpenFleet(cfg Config, control *FleetControl, log *slog.Logger) (*FleetLink,
 		Outbox: ob, FleetKey: key, Health: control, Commands: control, Log: log}
 	// Fleet rollouts: on an image with RAUC (its system.conf and IMAGE_VERSION), update commands are
 	// downloaded beside the outbox and installed through RAUC; elsewhere they are refused.
-	if sys, err := update.ReadSystem("/etc/rauc/system.conf", "/etc/os-release"); err == nil {
+	sys, raucErr := update.ReadSystem("/etc/rauc/system.conf", "/etc/os-release")
+	if raucErr == nil {
 		lc.Installer = update.FleetInstaller{System: sys}
 		lc.UpdateDir = filepath.Join(filepath.Dir(f.Outbox), "updates")
 	}
@@ -241,6 +254,15 @@ func OpenFleet(cfg Config, control *FleetControl, log *slog.Logger) (*FleetLink,
 	if err != nil {
 		ob.Close()
 		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	if lc.Installer != nil {
+		// After a fallback the kiosk says so: once as an update event (which halts a rollout), and in
+		// every health report while it runs on the old slot.
+		ctx, cancel := context.WithTimeout(context.Background(), fallbackCheckTimeout)
+		if fb, ok := CheckFallback(ctx, update.Rauc{}, agent, filepath.Dir(f.Outbox), sys.Version, log); ok {
+			control.SetFallback(fb)
+		}
+		cancel()
 	}
 	return &FleetLink{Agent: agent, Outbox: ob, Sink: FleetSink{Events: agent, CardKey: agent.CardKey, Log: log}}, nil
 }

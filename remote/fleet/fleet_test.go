@@ -236,3 +236,28 @@ func TestPlaceToken(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthFallback: the fallback fields of a health report take versions (a commit abbreviation
+// included) and refuse free text, as app_version does.
+func TestHealthFallback(t *testing.T) {
+	h := Health{V: 1, Kiosk: "kiosk-0001", AppVersion: "1.2.3", FallbackFailedVersion: "1.3.0-2-g1234567",
+		FallbackRunningVersion: "1.2.3"}
+	if err := h.Validate(); err != nil {
+		t.Fatalf("a fallback refused: %v", err)
+	}
+	for name, bad := range map[string]func(*Health){
+		"failed space":     func(h *Health) { h.FallbackFailedVersion = "1.3.0 broken" },
+		"failed digits":    func(h *Health) { h.FallbackFailedVersion = "1.3.123456" },
+		"running email":    func(h *Health) { h.FallbackRunningVersion = "a@b.example" },
+		"running too long": func(h *Health) { h.FallbackRunningVersion = strings.Repeat("1", 3) + strings.Repeat(".a", 40) },
+	} {
+		h := h
+		bad(&h)
+		if v := h.FallbackFailedVersion + h.FallbackRunningVersion; !errors.Is(ValidVersion(v), ErrInvalid) {
+			t.Errorf("%s: ValidVersion(%q) accepts it", name, v)
+		}
+		if err := h.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Validate = %v, want ErrInvalid", name, err)
+		}
+	}
+}

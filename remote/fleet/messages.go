@@ -84,6 +84,11 @@ type Health struct {
 	CertExpiry    time.Time `json:"cert_expiry,omitzero"`
 	ConfigVersion string    `json:"config_version"`
 	Maintenance   bool      `json:"maintenance"`
+	// FallbackFailedVersion and FallbackRunningVersion are set while the kiosk runs after a fallback:
+	// the version installed last did not stay booted (FailedVersion) and the kiosk is back on the
+	// other slot's (RunningVersion). Versions only; both absent otherwise.
+	FallbackFailedVersion  string `json:"fallback_failed_version,omitempty"`
+	FallbackRunningVersion string `json:"fallback_running_version,omitempty"`
 }
 
 // Validate checks a Health.
@@ -96,6 +101,7 @@ func (h Health) Validate() error {
 	}
 	return checkTokens("health", map[string]string{
 		"app_version": maskCommit(h.AppVersion), "reader": h.Reader, "led": h.LED, "pcscd": h.PCSCD, "config_version": h.ConfigVersion,
+		"fallback_failed_version": maskCommit(h.FallbackFailedVersion), "fallback_running_version": maskCommit(h.FallbackRunningVersion),
 	})
 }
 
@@ -386,6 +392,12 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// ValidVersion checks a version as every message's version fields are checked (app_version, release,
+// the fallback's): a short token, whose only run of six digits may be in a git commit abbreviation.
+func ValidVersion(v string) error {
+	return checkTokens("version", map[string]string{"version": maskCommit(v)})
 }
 
 // maskCommit hides from checkTokens' digit rule the abbreviated commit in an app version (git describe's

@@ -39,6 +39,10 @@ type KioskHealth struct {
 	IdentityReachable bool
 	Maintenance       bool
 	ConfigVersion     string
+	// FallbackFailed and FallbackRunning: after a fallback, the version that did not stay booted and
+	// the version running again; "" otherwise (fleet.Health's fallback fields).
+	FallbackFailed  string
+	FallbackRunning string
 }
 
 // HealthSource reports the kiosk's own health. It must answer quickly (it is polled every second).

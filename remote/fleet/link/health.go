@@ -54,6 +54,7 @@ func (a *Agent) Health(ctx context.Context) fleet.Health {
 		a.mu.Unlock()
 		h.Reader, h.CardPresent, h.LED, h.PCSCD = k.Reader, k.CardPresent, k.LED, k.PCSCD
 		h.IdentityReachable, h.Maintenance, h.ConfigVersion = k.IdentityReachable, k.Maintenance, k.ConfigVersion
+		h.FallbackFailedVersion, h.FallbackRunningVersion = k.FallbackFailed, k.FallbackRunning
 	}
 	if st, err := a.cfg.Outbox.Stats(ctx); err == nil {
 		h.OutboxDepth, h.OutboxBound, h.OutboxDropped = st.Depth, st.Bound, st.Dropped

@@ -40,6 +40,10 @@ type Kiosk struct {
 	CertExpiry    time.Time `json:"cert_expiry"`
 	DiskFree      int64     `json:"disk_free"`
 	UptimeS       int64     `json:"uptime_s"`
+	// FallbackFailed and FallbackRunning: its latest health says it fell back from FallbackFailed and
+	// runs FallbackRunning again; "" otherwise.
+	FallbackFailed  string `json:"fallback_failed,omitempty"`
+	FallbackRunning string `json:"fallback_running,omitempty"`
 
 	OpenAlerts int `json:"open_alerts"`
 }
@@ -57,6 +61,7 @@ const kioskColumns = `k.id, k.site, k.ward, k.registered_at,
 	COALESCE(h.config, ''), COALESCE(h.outbox_depth, 0), COALESCE(h.maintenance, 0), COALESCE(h.cert_expiry, 0),
 	COALESCE(h.disk_free, 0), COALESCE(h.uptime_s, 0),
 	COALESCE(h.outbox_dropped, 0), COALESCE(h.outbox_lost, 0), COALESCE(h.outbox_full, 0),
+	COALESCE(h.fallback_failed, ''), COALESCE(h.fallback_running, ''),
 	(SELECT COUNT(*) FROM alerts a WHERE a.kiosk = k.id AND a.cleared_at = 0)
 	FROM kiosks k
 	LEFT JOIN kiosk_status st ON st.kiosk = k.id
@@ -69,7 +74,7 @@ func scanKiosk(sc interface{ Scan(...any) error }) (Kiosk, error) {
 	var statusVersion, healthVersion string
 	err := sc.Scan(&k.ID, &k.Site, &k.Ward, &reg, &online, &since, &conn, &statusVersion, &hat, &k.Reader, &k.PCSCD, &idOK,
 		&healthVersion, &k.ConfigVersion, &k.OutboxDepth, &maint, &cert, &k.DiskFree, &k.UptimeS,
-		&k.OutboxDropped, &k.OutboxLost, &full, &k.OpenAlerts)
+		&k.OutboxDropped, &k.OutboxLost, &full, &k.FallbackFailed, &k.FallbackRunning, &k.OpenAlerts)
 	if err != nil {
 		return Kiosk{}, err
 	}

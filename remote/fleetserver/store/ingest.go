@@ -109,8 +109,9 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 
 	if len(b.Health) > 0 {
 		hs, err := tx.PrepareContext(ctx, s.q(`INSERT INTO health (kiosk, at, reader, pcscd, identity_ok, outbox_depth, maintenance,
-			app_version, config, cert_expiry, disk_free, uptime_s, outbox_dropped, outbox_lost, outbox_full)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kiosk, at) DO NOTHING`))
+			app_version, config, cert_expiry, disk_free, uptime_s, outbox_dropped, outbox_lost, outbox_full,
+			fallback_failed, fallback_running)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kiosk, at) DO NOTHING`))
 		if err != nil {
 			return 0, fmt.Errorf("save health: %w", err)
 		}
@@ -123,7 +124,7 @@ func (s *Store) Save(ctx context.Context, b ingest.Batch) (int, error) {
 			count(p)
 			if _, err := hs.ExecContext(ctx, h.Kiosk, ms(h.At), h.Reader, h.PCSCD, b2i(h.IdentityReachable), h.OutboxDepth,
 				b2i(h.Maintenance), h.AppVersion, h.ConfigVersion, ms(h.CertExpiry), int64(min(h.DiskFreeBytes, 1<<62)), h.UptimeS,
-				h.OutboxDropped, h.OutboxLost, b2i(h.OutboxFull)); err != nil {
+				h.OutboxDropped, h.OutboxLost, b2i(h.OutboxFull), h.FallbackFailedVersion, h.FallbackRunningVersion); err != nil {
 				return 0, fmt.Errorf("save health of %s: %w", h.Kiosk, err)
 			}
 		}

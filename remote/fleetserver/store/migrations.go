@@ -171,6 +171,10 @@ ALTER TABLE health ADD COLUMN outbox_lost BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE health ADD COLUMN outbox_full INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE kiosks ADD COLUMN placed_by TEXT NOT NULL DEFAULT 'legacy'`,
 	3: rolloutsMigration, // releases, rollouts, the audit log (rollouts.go)
+	// 4: a kiosk's health says when it runs after a fallback: the version that failed, the one back on.
+	4: `
+ALTER TABLE health ADD COLUMN fallback_failed TEXT NOT NULL DEFAULT '';
+ALTER TABLE health ADD COLUMN fallback_running TEXT NOT NULL DEFAULT ''`,
 }
 
 // SchemaVersion is the version the store's schema is brought to.

@@ -390,3 +390,27 @@ func TestReportCountsEveryFigure(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthFallbackStored: the fallback a kiosk's health carries is stored and is the kiosk's while its
+// latest health says so.
+func TestHealthFallbackStored(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		s.Save(ctx, ingest.Batch{Statuses: []fleet.Status{birth("kiosk-0001", "s", "w", 1)}})
+		h := fleet.Health{V: 1, Kiosk: "kiosk-0001", At: now.Add(-time.Minute), AppVersion: "1.2.0",
+			FallbackFailedVersion: "1.3.0-1-gabcdef0", FallbackRunningVersion: "1.2.0"}
+		if _, err := s.Save(ctx, ingest.Batch{Health: []fleet.Health{h}}); err != nil {
+			t.Fatal(err)
+		}
+		if k, _, err := s.Kiosk(ctx, "kiosk-0001"); err != nil || k.FallbackFailed != "1.3.0-1-gabcdef0" || k.FallbackRunning != "1.2.0" {
+			t.Fatalf("kiosk = %+v, %v", k, err)
+		}
+		h.At, h.FallbackFailedVersion, h.FallbackRunningVersion = now, "", ""
+		if _, err := s.Save(ctx, ingest.Batch{Health: []fleet.Health{h}}); err != nil {
+			t.Fatal(err)
+		}
+		if k, _, _ := s.Kiosk(ctx, "kiosk-0001"); k.FallbackFailed != "" || k.FallbackRunning != "" {
+			t.Fatalf("a cleared fallback is still the kiosk's: %+v", k)
+		}
+	})
+}

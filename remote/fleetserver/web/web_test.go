@@ -385,3 +385,26 @@ func TestKioskPageShowsADiskFullOutbox(t *testing.T) {
 		}
 	}
 }
+
+// TestKioskPageShowsAFallback: a kiosk whose latest health says it fell back is shown as rolled back,
+// naming the version that failed and the one it is back on; the next health without it clears it.
+func TestKioskPageShowsAFallback(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if _, err := f.st.Save(ctx, ingest.Batch{Health: []fleet.Health{{V: 1, Kiosk: "kiosk-0001", At: now.Add(-time.Second), Reader: "ready",
+		AppVersion: "1.2.0", FallbackFailedVersion: "1.3.0", FallbackRunningVersion: "1.2.0"}}}); err != nil {
+		t.Fatal(err)
+	}
+	viewer := f.client(t, "viewer")
+	if _, body := f.get(t, viewer, "/kiosks/kiosk-0001"); !strings.Contains(body, "Rolled back: 1.3.0 failed, back on 1.2.0") {
+		t.Error("the kiosk page does not show the fallback")
+	}
+	if _, err := f.st.Save(ctx, ingest.Batch{Health: []fleet.Health{{V: 1, Kiosk: "kiosk-0001", At: now, Reader: "ready",
+		AppVersion: "1.3.0"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := f.get(t, viewer, "/kiosks/kiosk-0001"); strings.Contains(body, "Rolled back") {
+		t.Error("the kiosk page still shows a fallback its latest health does not have")
+	}
+}
