@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/provisioning/update"
 	"ssu-kiosk/remote/fleet"
 )
@@ -67,7 +67,7 @@ func CheckFallback(ctx context.Context, st UpdateStatus, events EventRecorder, s
 		return fb, true // tried again at the next start
 	}
 	b, _ := json.Marshal(fb)
-	if err := writeFileSync(path, b); err != nil {
+	if err := writeStateFile(path, b); err != nil {
 		log.Warn("fallback reported but not remembered: a restart reports it again", "err", err)
 	}
 	return fb, true
@@ -93,25 +93,11 @@ func backOn(fb update.Fallback) string {
 	return r
 }
 
-func writeFileSync(path string, b []byte) error {
+// writeStateFile writes a file of the kiosk's state folder atomically (pki.WriteFileAtomic), making the
+// folder if it is not there yet.
+func writeStateFile(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", tmp, err)
-	}
-	return os.Rename(tmp, path)
+	return pki.WriteFileAtomic(path, b, 0o600)
 }

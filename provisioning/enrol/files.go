@@ -3,44 +3,18 @@ package enrol
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"ssu-kiosk/provisioning/pki"
 )
 
 // WriteFileAtomic writes data to path so that a reader sees the old file or the new one, never a
-// part: a temporary file in the same directory, created with mode (so a key is never readable by
-// others, not even briefly), synced, renamed over path, and the directory synced.
+// part, with mode from the start (so a key is never readable by others, not even briefly): it is
+// pki.WriteFileAtomic, the project's one atomic write.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := pki.WriteFileAtomic(path, data, mode); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	// CreateTemp makes the file 0600; widen it only if asked (never for keys).
-	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return syncDir(dir)
+	return nil
 }
 
 func syncDir(dir string) error {

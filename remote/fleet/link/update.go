@@ -16,6 +16,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"ssu-kiosk/provisioning/pki"
 	"ssu-kiosk/provisioning/version"
 	"ssu-kiosk/remote/fleet"
 )
@@ -290,24 +291,9 @@ func (a *Agent) recordStep(ctx context.Context, release, step, reason string) {
 	}
 }
 
+// writeFileSync writes an update file atomically and durably (pki.WriteFileAtomic, 0600).
 func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return pki.WriteFileAtomic(path, b, 0o600)
 }
 
 func fileExists(path string) bool {
