@@ -93,7 +93,7 @@ bench: deps-bench build
 	$(BENCH) -bench BenchmarkIdentityService ./remote/cmd/ssu-idservice/
 	@echo "== issue 5: 1,000 simulated kiosks against Mosquitto with mTLS; an idle agent's CPU and memory"
 	$(BENCH) -bench . ./remote/fleet/sim/
-	@echo "== issue 4: idle CPU and RSS beside Chromium --kiosk, start to first frame, card to next screen"
+	@echo "== issues 4, 15: idle CPU and RSS beside Chromium --kiosk, exec to first frame (production kiosk beside Chromium), card to next screen"
 	$(BENCH) -bench . ./kiosk/cmd/ssu-kiosk/
 	@echo "== issue 6: ingest of 1,000 simulated kiosks through Mosquitto beside mosquitto_sub's raw rate"
 	$(BENCH) -bench BenchmarkIngest1000 ./remote/fleetserver/

@@ -224,7 +224,7 @@ var (
 
 // deployBinaries builds the production binaries the walk uses (no demo tag), stamped as make build
 // stamps them, once.
-func deployBinaries(t *testing.T) string {
+func deployBinaries(t testing.TB) string {
 	t.Helper()
 	deployBuild.Do(func() {
 		deployBin, deployErr = os.MkdirTemp("", "ssu-deploy-bin-")
@@ -313,7 +313,7 @@ func startServer(t *testing.T, ctx context.Context, bin, dir, name, ready string
 	return s
 }
 
-func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+func writeFile(t testing.TB, path, content string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
