@@ -301,8 +301,10 @@ func TestReportPagesInChromium(t *testing.T) {
 	}
 
 	pages := []struct{ name, path, ready string }{
-		{"ra-last-month", "/reports", "#total-unlocks"},
-		{"ra-this-month", "/reports?month=" + this, "h1"},
+		// Each page's ready selector is found only on that page: a selector the page before also had (h1)
+		// could be matched in the old document while the new one loads, and the wait then never ends.
+		{"ra-last-month", "/reports", "#last-month[aria-current]"},
+		{"ra-this-month", "/reports?month=" + this, "#this-month[aria-current]"},
 		{"ra-no-usage", "/reports?month=2020-01", "#no-usage"},
 		{"ra-print", "/reports/print?month=" + last, "#print-now"},
 	}
