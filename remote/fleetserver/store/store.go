@@ -122,8 +122,11 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 			return nil, errors.New("open store: a SQLite file path or a postgres:// URL is required")
 		}
 		s.dialect = SQLite
+		// synchronous=FULL: the receiver acknowledges a batch as soon as Save returns and a kiosk then
+		// deletes those events, so a commit must survive a power cut (NORMAL under WAL may undo it).
+		// Batching keeps the cost to one sync per batch.
 		file := "file:" + (&url.URL{Path: dsn}).EscapedPath() +
-			"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
+			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
 			"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)&_pragma=mmap_size(268435456)"
 		s.db, err = sql.Open("sqlite", file+"&_txlock=immediate")
 		if err == nil {
