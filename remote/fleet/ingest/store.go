@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
 	"ssu-kiosk/remote/fleet"
+	"ssu-kiosk/remote/sqldb"
 )
 
 // Batch is what arrived since the last commit.
@@ -71,13 +69,11 @@ type SQLite struct {
 
 // OpenSQLite opens or creates the store at path and brings its schema up to date.
 func OpenSQLite(path string) (*SQLite, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// Full: the receiver acknowledges a batch as soon as Save returns.
+	db, err := sqldb.OpenSQLite(context.Background(), sqldb.SQLite{Path: path, Durability: sqldb.Full})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
 	s := &SQLite{db: db}
 	if err := s.migrate(); err != nil {
 		db.Close()

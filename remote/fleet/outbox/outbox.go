@@ -22,12 +22,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"ssu-kiosk/remote/sqldb"
 )
 
 // DefaultBound is the number of events an outbox keeps when Open is given 0.
@@ -84,21 +83,15 @@ func Open(path string, bound int) (*Outbox, error) {
 	if bound <= 0 {
 		bound = DefaultBound
 	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// Full: the kiosk has told its user the event is kept, and the server's ack deletes it; a power cut
+	// must not undo either. One connection: one writer, and it keeps memory small.
+	db, err := sqldb.OpenSQLite(context.Background(), sqldb.SQLite{Path: path, Durability: sqldb.Full})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1) // one writer; also keeps memory small
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open outbox %s: create schema: %w", path, err)
-	}
-	var mode string
-	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		db.Close()
-		return nil, fmt.Errorf("open outbox %s: journal mode %q, want wal: %v", path, mode, err)
 	}
 	o := &Outbox{db: db, bound: bound}
 	if err := db.QueryRow(`SELECT COUNT(*) FROM events`).Scan(&o.depth); err != nil {

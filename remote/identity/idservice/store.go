@@ -9,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
-	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
-
 	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/sqldb"
 )
 
 // ErrNotFound is returned when a profile, card or session does not exist.
@@ -92,24 +90,18 @@ type AuditEntry struct {
 // SQLite file path.
 func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{}
+	// Full on both: a released SOPIN and its audit line are answered to the kiosk as soon as the
+	// commit returns, and a power cut must not undo a session's wrong-code count or a lockout.
 	var err error
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if sqldb.IsPostgres(dsn) {
 		s.postgres = true
-		s.db, err = sql.Open("pgx", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
-		}
-		s.db.SetMaxOpenConns(16)
+		s.db, err = sqldb.OpenPostgres(ctx, sqldb.Postgres{URL: dsn, Durability: sqldb.Full, MaxOpen: 16})
 	} else {
-		if dsn == "" {
-			return nil, errors.New("open store: no database path")
-		}
-		s.db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite: %w", err)
-		}
 		// One writer at a time is how SQLite works; one connection makes that explicit and avoids busy errors.
-		s.db.SetMaxOpenConns(1)
+		s.db, err = sqldb.OpenSQLite(ctx, sqldb.SQLite{Path: dsn, Durability: sqldb.Full, BusyTimeout: 5 * time.Second})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
