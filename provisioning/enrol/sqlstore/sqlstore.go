@@ -24,7 +24,12 @@ type Store struct {
 	postgres bool
 }
 
-const sqliteSchema = `
+// migrations are the store's schema versions, recorded in enrol_schema_migrations (the fleet server's
+// own tables may share the database, with their own record). Version 1 creates only what is missing,
+// as the store did before it kept versions, so a database made then takes it as it is.
+var migrations = []sqldb.Migration{{Version: 1, Statements: strings.Split(schemaV1, ";")}}
+
+const schemaV1 = `
 CREATE TABLE IF NOT EXISTS enrol_tokens (
 	digest     TEXT PRIMARY KEY,
 	site       TEXT NOT NULL,
@@ -58,7 +63,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open enrolment store: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
+	if err := sqldb.Migrate(ctx, db, false, "enrol_schema_migrations", migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open enrolment store %s: %w", path, err)
 	}
@@ -73,14 +78,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open enrolment store: %w", err)
 	}
-	for _, stmt := range strings.Split(sqliteSchema, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open enrolment store: postgres: %w", err)
-		}
+	if err := sqldb.Migrate(ctx, db, true, "enrol_schema_migrations", migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open enrolment store: postgres: %w", err)
 	}
 	return &Store{db: db, postgres: true}, nil
 }
