@@ -217,50 +217,24 @@ var migrations = []migration{{
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, m := range migrations {
-		if err := s.apply(ctx, m); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", m.version, err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) apply(ctx context.Context, m migration) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	blob, serial := "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"
 	if s.postgres {
-		// Two processes migrating one database at once wait for each other.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(4242001)`); err != nil {
-			return err
-		}
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	blob, serial, extra := "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", m.sqlite
-	if s.postgres {
-		blob, serial, extra = "BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", m.pg
+		blob, serial = "BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 	}
 	r := strings.NewReplacer("{{BLOB}}", blob, "{{SERIAL}}", serial)
-	for _, stmt := range append(append([]string{}, m.common...), extra...) {
-		if _, err := tx.ExecContext(ctx, r.Replace(stmt)); err != nil {
-			return err
+	ms := make([]sqldb.Migration, 0, len(migrations))
+	for _, m := range migrations {
+		extra := m.sqlite
+		if s.postgres {
+			extra = m.pg
 		}
+		var stmts []string
+		for _, stmt := range append(append([]string{}, m.common...), extra...) {
+			stmts = append(stmts, r.Replace(stmt))
+		}
+		ms = append(ms, sqldb.Migration{Version: m.version, Statements: stmts})
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, m.version, time.Now().UnixMicro()); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return sqldb.Migrate(ctx, s.db, s.postgres, "schema_migrations", ms)
 }
 
 func micros(t time.Time) int64 {
