@@ -59,7 +59,11 @@ type Outbox struct {
 	full  bool
 }
 
-const schema = `
+// migrations are the outbox's schema versions; never edit one, add the next. Version 1 creates only
+// what is missing, as the outbox did before it kept versions, so an outbox made then opens as it is.
+var migrations = []sqldb.Migration{{Version: 1, Statements: []string{schemaV1}}}
+
+const schemaV1 = `
 CREATE TABLE IF NOT EXISTS events (
 	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
 	id      TEXT NOT NULL UNIQUE,
@@ -89,7 +93,7 @@ func Open(path string, bound int) (*Outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open outbox %s: %w", path, err)
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if err := sqldb.Migrate(context.Background(), db, false, "schema_migrations", migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open outbox %s: create schema: %w", path, err)
 	}
