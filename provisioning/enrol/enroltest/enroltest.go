@@ -4,46 +4,18 @@ package enroltest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-
 	"ssu-kiosk/provisioning/enrol"
+	"ssu-kiosk/remote/sqldb/sqldbtest"
 )
-
-// PostgresURL is the local PostgreSQL the tests use (trust auth, database test).
-const PostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // PostgresSchema makes a schema of its own in the local PostgreSQL (dropped at cleanup) and returns
 // a URL that uses it. It fails the test, naming the Debian package, when PostgreSQL is not there.
-func PostgresSchema(t testing.TB) string {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sql.Open("pgx", PostgresURL)
-	if err == nil {
-		err = db.PingContext(ctx)
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL on 127.0.0.1:5432 (Debian package postgresql, trust auth, database test): %v", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "enrol_test_" + hex.EncodeToString(b[:])
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		db.Close()
-	})
-	return PostgresURL + "&search_path=" + schema
-}
+func PostgresSchema(t testing.TB) string { return sqldbtest.PostgresSchema(t, "enrol_test") }
 
 // TestStore checks an enrol.Store implementation: tokens redeemed once (also under concurrency),
 // expiry, kiosks, certificates and revocations.

@@ -11,14 +11,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
-
 	"ssu-kiosk/provisioning/enrol"
+	"ssu-kiosk/remote/sqldb"
 )
 
 // Store is an enrol.Store in SQLite (OpenSQLite) or PostgreSQL (OpenPostgres).
@@ -27,7 +24,12 @@ type Store struct {
 	postgres bool
 }
 
-const sqliteSchema = `
+// migrations are the store's schema versions, recorded in enrol_schema_migrations (the fleet server's
+// own tables may share the database, with their own record). Version 1 creates only what is missing,
+// as the store did before it kept versions, so a database made then takes it as it is.
+var migrations = []sqldb.Migration{{Version: 1, Statements: strings.Split(schemaV1, ";")}}
+
+const schemaV1 = `
 CREATE TABLE IF NOT EXISTS enrol_tokens (
 	digest     TEXT PRIMARY KEY,
 	site       TEXT NOT NULL,
@@ -55,17 +57,13 @@ CREATE INDEX IF NOT EXISTS enrol_certificates_kiosk ON enrol_certificates(kiosk_
 
 // OpenSQLite opens (and creates or brings up to date) the store in a SQLite file.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	if path == "" || path == ":memory:" {
-		return nil, errors.New("open enrolment store: a SQLite file path is required")
-	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// Full: a redeemed token and the certificate issued for it are answered to the kiosk as soon as
+	// the commit returns; a power cut must not hand the token back.
+	db, err := sqldb.OpenSQLite(ctx, sqldb.SQLite{Path: path, Durability: sqldb.Full})
 	if err != nil {
 		return nil, fmt.Errorf("open enrolment store: %w", err)
 	}
-	db.SetMaxOpenConns(1) // one writer: redeeming a token is a single serialised UPDATE
-	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
+	if err := sqldb.Migrate(ctx, db, false, "enrol_schema_migrations", migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open enrolment store %s: %w", path, err)
 	}
@@ -75,29 +73,21 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 // OpenPostgres opens (and creates or brings up to date) the store in PostgreSQL, given a
 // postgres:// URL. Redeeming a token is one conditional UPDATE, so concurrent servers are safe.
 func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return nil, errors.New("open enrolment store: want a postgres:// URL")
-	}
-	db, err := sql.Open("pgx", dsn)
+	// Full, as for SQLite.
+	db, err := sqldb.OpenPostgres(ctx, sqldb.Postgres{URL: dsn, Durability: sqldb.Full, MaxOpen: 8})
 	if err != nil {
 		return nil, fmt.Errorf("open enrolment store: %w", err)
 	}
-	db.SetMaxOpenConns(8)
-	for _, stmt := range strings.Split(sqliteSchema, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open enrolment store: postgres: %w", err)
-		}
+	if err := sqldb.Migrate(ctx, db, true, "enrol_schema_migrations", migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open enrolment store: postgres: %w", err)
 	}
 	return &Store{db: db, postgres: true}, nil
 }
 
 // Open opens the store named by dsn: a postgres:// URL, or else a SQLite file path.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if sqldb.IsPostgres(dsn) {
 		return OpenPostgres(ctx, dsn)
 	}
 	return OpenSQLite(ctx, dsn)

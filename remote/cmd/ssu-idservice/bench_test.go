@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/idtest"
+	"ssu-kiosk/remote/sqldb/sqldbtest"
 )
 
 // BenchmarkIdentityService drives an ssu-idservice running as a separate process on loopback (SQLite, then
@@ -167,27 +165,4 @@ func readOutbox(dir, sessionID string) (identity.Secret, error) {
 }
 
 // postgresDSN makes a schema of its own in the machine's PostgreSQL and drops it afterwards.
-func postgresDSN(tb testing.TB) string {
-	tb.Helper()
-	db, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		tb.Fatalf("PostgreSQL is needed on 127.0.0.1:5432 (user postgres, database test, trust auth); install and start Debian package postgresql: %v", err)
-	}
-	schema := fmt.Sprintf("idsvc_bench_%d", time.Now().UnixNano())
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema: %v", err)
-		}
-		db.Close()
-	})
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=" + schema
-}
+func postgresDSN(tb testing.TB) string { return sqldbtest.PostgresSchema(tb, "idsvc_bench") }

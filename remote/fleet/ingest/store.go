@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
 	"ssu-kiosk/remote/fleet"
+	"ssu-kiosk/remote/sqldb"
 )
 
 // Batch is what arrived since the last commit.
@@ -71,13 +69,11 @@ type SQLite struct {
 
 // OpenSQLite opens or creates the store at path and brings its schema up to date.
 func OpenSQLite(path string) (*SQLite, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// Full: the receiver acknowledges a batch as soon as Save returns.
+	db, err := sqldb.OpenSQLite(context.Background(), sqldb.SQLite{Path: path, Durability: sqldb.Full})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
 	s := &SQLite{db: db}
 	if err := s.migrate(); err != nil {
 		db.Close()
@@ -87,31 +83,11 @@ func OpenSQLite(path string) (*SQLite, error) {
 }
 
 func (s *SQLite) migrate() error {
-	if _, err := s.db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	ms := make([]sqldb.Migration, 0, len(migrations)-1)
+	for v := 1; v < len(migrations); v++ {
+		ms = append(ms, sqldb.Migration{Version: v, Statements: []string{migrations[v]}})
 	}
-	var have int
-	if err := s.db.QueryRow(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for v := have + 1; v < len(migrations); v++ {
-		tx, err := s.db.Begin()
-		if err != nil {
-			return fmt.Errorf("migrate to %d: %w", v, err)
-		}
-		if _, err := tx.Exec(migrations[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v, err)
-		}
-		if _, err := tx.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate to %d: %w", v, err)
-		}
-	}
-	return nil
+	return sqldb.Migrate(context.Background(), s.db, false, "schema_migrations", ms)
 }
 
 // Close closes the store.

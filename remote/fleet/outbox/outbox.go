@@ -22,12 +22,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"ssu-kiosk/remote/sqldb"
 )
 
 // DefaultBound is the number of events an outbox keeps when Open is given 0.
@@ -60,7 +59,11 @@ type Outbox struct {
 	full  bool
 }
 
-const schema = `
+// migrations are the outbox's schema versions; never edit one, add the next. Version 1 creates only
+// what is missing, as the outbox did before it kept versions, so an outbox made then opens as it is.
+var migrations = []sqldb.Migration{{Version: 1, Statements: []string{schemaV1}}}
+
+const schemaV1 = `
 CREATE TABLE IF NOT EXISTS events (
 	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
 	id      TEXT NOT NULL UNIQUE,
@@ -84,21 +87,15 @@ func Open(path string, bound int) (*Outbox, error) {
 	if bound <= 0 {
 		bound = DefaultBound
 	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// Full: the kiosk has told its user the event is kept, and the server's ack deletes it; a power cut
+	// must not undo either. One connection: one writer, and it keeps memory small.
+	db, err := sqldb.OpenSQLite(context.Background(), sqldb.SQLite{Path: path, Durability: sqldb.Full})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1) // one writer; also keeps memory small
-	if _, err := db.Exec(schema); err != nil {
+	if err := sqldb.Migrate(context.Background(), db, false, "schema_migrations", migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open outbox %s: create schema: %w", path, err)
-	}
-	var mode string
-	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		db.Close()
-		return nil, fmt.Errorf("open outbox %s: journal mode %q, want wal: %v", path, mode, err)
 	}
 	o := &Outbox{db: db, bound: bound}
 	if err := db.QueryRow(`SELECT COUNT(*) FROM events`).Scan(&o.depth); err != nil {

@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"time"
+
+	"ssu-kiosk/remote/sqldb"
 )
 
 // migrations are the schema's versions, applied in order, each in its own transaction; never edit one
@@ -181,58 +181,14 @@ ALTER TABLE health ADD COLUMN fallback_running TEXT NOT NULL DEFAULT ''`,
 func SchemaVersion() int { return len(migrations) - 1 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	id, clustered := "INTEGER PRIMARY KEY AUTOINCREMENT", " WITHOUT ROWID"
+	if s.dialect == Postgres {
+		id, clustered = "BIGSERIAL PRIMARY KEY", ""
 	}
+	r := strings.NewReplacer("{{id}}", id, "{{clustered}}", clustered)
+	ms := make([]sqldb.Migration, 0, len(migrations)-1)
 	for v := 1; v < len(migrations); v++ {
-		if err := s.migrateTo(ctx, v); err != nil {
-			return err
-		}
+		ms = append(ms, sqldb.Migration{Version: v, Statements: strings.Split(r.Replace(migrations[v]), ";")})
 	}
-	return nil
-}
-
-func (s *Store) migrateTo(ctx context.Context, v int) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate to %d: %w", v, err)
-	}
-	defer tx.Rollback()
-	if s.dialect == Postgres {
-		// Two servers starting at once against one database must not both apply a version.
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE schema_migrations IN EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("migrate to %d: %w", v, err)
-		}
-	}
-	var have int
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&have); err != nil {
-		return fmt.Errorf("migrate to %d: %w", v, err)
-	}
-	if have > 0 {
-		return nil
-	}
-	id := "INTEGER PRIMARY KEY AUTOINCREMENT"
-	if s.dialect == Postgres {
-		id = "BIGSERIAL PRIMARY KEY"
-	}
-	clustered := " WITHOUT ROWID"
-	if s.dialect == Postgres {
-		clustered = ""
-	}
-	text := strings.NewReplacer("{{id}}", id, "{{clustered}}", clustered).Replace(migrations[v])
-	for _, stmt := range strings.Split(text, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("migrate to %d: %w", v, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, time.Now().UnixMilli()); err != nil {
-		return fmt.Errorf("migrate to %d: %w", v, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate to %d: %w", v, err)
-	}
-	return nil
+	return sqldb.Migrate(ctx, s.db, s.dialect == Postgres, "schema_migrations", ms)
 }

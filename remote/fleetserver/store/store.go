@@ -10,17 +10,14 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
+	"ssu-kiosk/remote/sqldb"
 )
 
 // Dialect is the SQL flavour of a store.
@@ -109,32 +106,27 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		s.loc = loc
 	}
 	var err error
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if sqldb.IsPostgres(dsn) {
 		s.dialect = Postgres
-		s.db, err = sql.Open("pgx", dsn)
-		if err == nil {
-			s.db.SetMaxOpenConns(8)
-			s.db.SetMaxIdleConns(8)
-			s.read = s.db
-		}
+		// Full (synchronous_commit=on): the receiver acknowledges a batch as soon as Save returns.
+		s.db, err = sqldb.OpenPostgres(ctx, sqldb.Postgres{URL: dsn, Durability: sqldb.Full, MaxOpen: 8})
+		s.read = s.db
 	} else {
-		if dsn == "" || dsn == ":memory:" {
-			return nil, errors.New("open store: a SQLite file path or a postgres:// URL is required")
-		}
 		s.dialect = SQLite
-		file := "file:" + (&url.URL{Path: dsn}).EscapedPath() +
-			"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
-			"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)&_pragma=mmap_size(268435456)"
-		s.db, err = sql.Open("sqlite", file+"&_txlock=immediate")
+		// Full (synchronous=FULL): the receiver acknowledges a batch as soon as Save returns and a kiosk
+		// then deletes those events, so a commit must survive a power cut (NORMAL under WAL may undo
+		// it). Batching keeps the cost to one sync per batch.
+		o := sqldb.SQLite{Path: dsn, Durability: sqldb.Full,
+			Pragmas: []string{"temp_store(MEMORY)", "cache_size(-65536)", "mmap_size(268435456)"}}
+		// One writer at a time, on one connection: no SQLITE_BUSY between our own writers. WAL lets
+		// the read pool go on meanwhile; reports run their queries on it side by side.
+		s.db, err = sqldb.OpenSQLite(ctx, o)
 		if err == nil {
-			// One writer at a time, on one connection: no SQLITE_BUSY between our own writers. WAL lets
-			// the read pool go on meanwhile; reports run their queries on it side by side.
-			s.db.SetMaxOpenConns(1)
-			s.read, err = sql.Open("sqlite", file+"&_pragma=query_only(1)")
-		}
-		if err == nil {
-			s.read.SetMaxOpenConns(4)
-			s.read.SetMaxIdleConns(4)
+			o.ReadOnly, o.MaxOpen = true, 4
+			s.read, err = sqldb.OpenSQLite(ctx, o)
+			if err != nil {
+				s.db.Close()
+			}
 		}
 	}
 	if err != nil {

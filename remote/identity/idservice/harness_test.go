@@ -3,11 +3,8 @@ package idservice_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,12 +19,11 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"ssu-kiosk/remote/identity"
 	"ssu-kiosk/remote/identity/errcat"
 	"ssu-kiosk/remote/identity/idservice"
 	"ssu-kiosk/remote/identity/idtest"
+	"ssu-kiosk/remote/sqldb/sqldbtest"
 )
 
 // clock is a settable clock for the service.
@@ -109,33 +105,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func sqliteDSN(t *testing.T) string { return filepath.Join(t.TempDir(), "id.db") }
 
 // postgresDSN makes a schema of its own in the machine's PostgreSQL and drops it after the test.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	admin := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		t.Fatalf("PostgreSQL is needed on 127.0.0.1:5432 (user postgres, database test, trust auth); install and start Debian package postgresql: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "idsvc_" + hex.EncodeToString(b[:])
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		db.Close()
-	})
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path=" + schema
-}
+func postgresDSN(t *testing.T) string { return sqldbtest.PostgresSchema(t, "idsvc") }
 
 // backends runs f on SQLite and on PostgreSQL.
 func backends(t *testing.T, f func(t *testing.T, dsn func(*testing.T) string)) {

@@ -9,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
-	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
-
 	"ssu-kiosk/remote/identity"
+	"ssu-kiosk/remote/sqldb"
 )
 
 // ErrNotFound is returned when a profile, card or session does not exist.
@@ -92,24 +90,18 @@ type AuditEntry struct {
 // SQLite file path.
 func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{}
+	// Full on both: a released SOPIN and its audit line are answered to the kiosk as soon as the
+	// commit returns, and a power cut must not undo a session's wrong-code count or a lockout.
 	var err error
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if sqldb.IsPostgres(dsn) {
 		s.postgres = true
-		s.db, err = sql.Open("pgx", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
-		}
-		s.db.SetMaxOpenConns(16)
+		s.db, err = sqldb.OpenPostgres(ctx, sqldb.Postgres{URL: dsn, Durability: sqldb.Full, MaxOpen: 16})
 	} else {
-		if dsn == "" {
-			return nil, errors.New("open store: no database path")
-		}
-		s.db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite: %w", err)
-		}
 		// One writer at a time is how SQLite works; one connection makes that explicit and avoids busy errors.
-		s.db.SetMaxOpenConns(1)
+		s.db, err = sqldb.OpenSQLite(ctx, sqldb.SQLite{Path: dsn, Durability: sqldb.Full, BusyTimeout: 5 * time.Second})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
@@ -225,50 +217,24 @@ var migrations = []migration{{
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, m := range migrations {
-		if err := s.apply(ctx, m); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", m.version, err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) apply(ctx context.Context, m migration) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	blob, serial := "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"
 	if s.postgres {
-		// Two processes migrating one database at once wait for each other.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(4242001)`); err != nil {
-			return err
-		}
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	blob, serial, extra := "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", m.sqlite
-	if s.postgres {
-		blob, serial, extra = "BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", m.pg
+		blob, serial = "BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 	}
 	r := strings.NewReplacer("{{BLOB}}", blob, "{{SERIAL}}", serial)
-	for _, stmt := range append(append([]string{}, m.common...), extra...) {
-		if _, err := tx.ExecContext(ctx, r.Replace(stmt)); err != nil {
-			return err
+	ms := make([]sqldb.Migration, 0, len(migrations))
+	for _, m := range migrations {
+		extra := m.sqlite
+		if s.postgres {
+			extra = m.pg
 		}
+		var stmts []string
+		for _, stmt := range append(append([]string{}, m.common...), extra...) {
+			stmts = append(stmts, r.Replace(stmt))
+		}
+		ms = append(ms, sqldb.Migration{Version: m.version, Statements: stmts})
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, m.version, time.Now().UnixMicro()); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return sqldb.Migrate(ctx, s.db, s.postgres, "schema_migrations", ms)
 }
 
 func micros(t time.Time) int64 {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +179,26 @@ func TestImportRejectsBadFiles(t *testing.T) {
 	}
 	if _, err := st.Profile(ctx, "555000000001"); !errors.Is(err, idservice.ErrNotFound) {
 		t.Fatal("a rejected file wrote a profile")
+	}
+}
+
+// A database path holding '?' or '#' is that very file: the path used to be pasted into the DSN, so
+// "id?x.db" opened "id" with a stray query and "id#x.db" opened "id".
+func TestOpenStorePathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, name := range []string{"id?x.db", "id#x.db"} {
+		path := filepath.Join(dir, name)
+		st, err := idservice.OpenStore(ctx, path)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		st.Close()
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("%q: no file of that name: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "id")); err == nil {
+		t.Error(`a file "id" was made instead`)
 	}
 }
