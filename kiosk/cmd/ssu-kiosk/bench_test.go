@@ -314,8 +314,25 @@ methods = email, sms
 // milliseconds from exec to its "first frame" line, and the part of them from opening its window (the
 // line's window_ms); it stops the kiosk before returning.
 func kioskExecToFirstFrame(b *testing.B, bin, config string) (fromExec, fromWindow float64) {
+	fromExec, line := execToLine(b, exec.Command(filepath.Join(bin, "ssu-kiosk"), "--config", config), "first frame")
+	return fromExec, fieldFloat(line, "window_ms")
+}
+
+// chromiumExecToFirstFrame starts Chromium --kiosk on page on a fresh X server and returns the
+// milliseconds from exec to the page's "first-frame-painted" console line; it stops Chromium (and its
+// helper processes) before returning.
+func chromiumExecToFirstFrame(b *testing.B, page string) float64 {
+	ms, _ := execToLine(b, exec.Command("chromium", "--kiosk", "--no-sandbox", "--no-first-run", "--disable-breakpad",
+		"--enable-logging=stderr", "--v=0",
+		"--user-data-dir="+b.TempDir(), "--window-size=800,480", "file://"+page), "first-frame-painted")
+	return ms
+}
+
+// execToLine runs cmd on a fresh 800x480 X server and returns the milliseconds from exec to the first
+// line of its standard error holding want, and that line; it stops cmd and its process group before
+// returning.
+func execToLine(b *testing.B, cmd *exec.Cmd, want string) (float64, string) {
 	display := startXvfb(b, 800, 480)
-	cmd := exec.Command(filepath.Join(bin, "ssu-kiosk"), "--config", config)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
@@ -331,33 +348,6 @@ func kioskExecToFirstFrame(b *testing.B, bin, config string) (fromExec, fromWind
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	}()
-	line := log.next(b, 60*time.Second, "first frame")
-	return float64(time.Since(start).Microseconds()) / 1000, fieldFloat(line, "window_ms")
-}
-
-// chromiumExecToFirstFrame starts Chromium --kiosk on page on a fresh X server and returns the
-// milliseconds from exec to the page's "first-frame-painted" console line; it stops Chromium (and its
-// helper processes) before returning.
-func chromiumExecToFirstFrame(b *testing.B, page string) float64 {
-	display := startXvfb(b, 800, 480)
-	cr := exec.Command("chromium", "--kiosk", "--no-sandbox", "--no-first-run", "--disable-breakpad",
-		"--enable-logging=stderr", "--v=0",
-		"--user-data-dir="+b.TempDir(), "--window-size=800,480", "file://"+page)
-	cr.Env = append(os.Environ(), "DISPLAY="+display)
-	cr.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	crErr, err := cr.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := watchLog(crErr)
-	start := time.Now()
-	if err := cr.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		_ = syscall.Kill(-cr.Process.Pid, syscall.SIGKILL)
-		_ = cr.Wait()
-	}()
-	log.next(b, 60*time.Second, "first-frame-painted")
-	return float64(time.Since(start).Microseconds()) / 1000
+	line := log.next(b, 60*time.Second, want)
+	return float64(time.Since(start).Microseconds()) / 1000, line
 }
